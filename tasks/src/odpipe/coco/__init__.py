@@ -1,0 +1,1 @@
+"""COCO instances: reading, recognising what a file is, and evaluating detections (COCOeval)."""

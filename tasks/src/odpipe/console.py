@@ -1,0 +1,46 @@
+"""Output for people: rich on a terminal, plain lines (one per event, no carriage returns) in logs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def info(message: str) -> None:
+    console.print(message, markup=False) if not console.is_terminal else console.print(message)
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a TTY; in a log, one line at the start and one at the end."""
+    if not console.is_terminal:
+        console.print(f"{description}: {total if total is not None else '?'} to do", markup=False)
+        done = [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+
+        yield advance
+        console.print(f"{description}: done ({done[0]})", markup=False)
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def write_json(path: Path, doc: Any) -> None:
+    """Write JSON atomically (temp file + rename): a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,152 @@
+"""The artifact contract: the ONE place that says where task inputs, outputs and data live.
+
+Inside every task container Argo places input artifacts under ``/artifacts/inputs``, collects output
+artifacts from ``/artifacts/outputs`` and mounts the datasets volume at ``/data``. ``ODPIPE_ROOT``
+(default ``/``) relocates all three for tests and local runs. The Helm chart's WorkflowTemplates and
+``odpipe run`` are checked against this module by tests, not kept in step by copy.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT_ENV = "ODPIPE_ROOT"
+INPUTS_SUBDIR = "artifacts/inputs"
+OUTPUTS_SUBDIR = "artifacts/outputs"
+DATA_SUBDIR = "data"
+# Output parameters are small text files in their own folder under the outputs dir, read by Argo
+# through `valueFrom.path`.
+PARAMS_SUBDIR = "params"
+
+# Artifact file names.
+ANNOTATIONS = "annotations.json"
+DATASET_MANIFEST = "dataset.json"
+REPORT = "report.json"
+BASE_WEIGHTS = "base.pt"
+BEST_WEIGHTS = "best.pt"
+METRICS = "metrics.json"
+RUN_DIR = "run"
+MODEL = "model.onnx"
+MODEL_CARD = "model-card.json"
+
+# Output parameter names.
+PARAM_DATASET_ID = "dataset-id"
+PARAM_MAP = "map50-95"
+PARAM_MODEL_VERSION = "model-version"
+
+# Folders on the data volume.
+DATA_RAW = "raw"
+DATA_DATASETS = "datasets"
+DATA_RUNS = "runs"
+
+# Environment variables odpipe reads besides boto3's own (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
+ENV_DATASETS_BUCKET = "ODPIPE_DATASETS_BUCKET"
+ENV_MODELS_BUCKET = "ODPIPE_MODELS_BUCKET"
+ENV_ARTIFACTS_BUCKET = "ODPIPE_ARTIFACTS_BUCKET"
+DEFAULT_DATASETS_BUCKET = "datasets"
+DEFAULT_MODELS_BUCKET = "models"
+DEFAULT_ARTIFACTS_BUCKET = "argo-artifacts"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One artifact of a task: its name in Argo, its file name, and whether it is a directory."""
+
+    name: str
+    file: str
+    directory: bool = False
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class TaskContract:
+    name: str
+    inputs: tuple[Artifact, ...]
+    outputs: tuple[Artifact, ...]
+    parameters: tuple[str, ...] = field(default_factory=tuple)
+
+
+TASKS: dict[str, TaskContract] = {
+    "prepare": TaskContract(
+        name="prepare",
+        inputs=(Artifact("annotations", ANNOTATIONS),),
+        outputs=(Artifact("dataset", DATASET_MANIFEST), Artifact("report", REPORT)),
+        parameters=(PARAM_DATASET_ID,),
+    ),
+    "train": TaskContract(
+        name="train",
+        inputs=(Artifact("dataset", DATASET_MANIFEST), Artifact("base-weights", BASE_WEIGHTS, optional=True)),
+        outputs=(
+            Artifact("weights", BEST_WEIGHTS),
+            Artifact("metrics", METRICS),
+            Artifact("run", RUN_DIR, directory=True),
+        ),
+        parameters=(PARAM_MAP,),
+    ),
+    "export-deploy": TaskContract(
+        name="export-deploy",
+        inputs=(
+            Artifact("weights", BEST_WEIGHTS),
+            Artifact("dataset", DATASET_MANIFEST),
+            Artifact("metrics", METRICS),
+        ),
+        outputs=(Artifact("model", MODEL), Artifact("model-card", MODEL_CARD)),
+        parameters=(PARAM_MODEL_VERSION,),
+    ),
+}
+
+
+def root() -> Path:
+    return Path(os.environ.get(ROOT_ENV, "/") or "/")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Resolved folders for one task run; each can be overridden by a flag."""
+
+    inputs: Path
+    outputs: Path
+    data: Path
+
+    @classmethod
+    def resolve(
+        cls, inputs: Path | None = None, outputs: Path | None = None, data: Path | None = None
+    ) -> Layout:
+        base = root()
+        return cls(
+            inputs=inputs or base / INPUTS_SUBDIR,
+            outputs=outputs or base / OUTPUTS_SUBDIR,
+            data=data or base / DATA_SUBDIR,
+        )
+
+    def input(self, name: str) -> Path:
+        return self.inputs / name
+
+    def output(self, name: str) -> Path:
+        return self.outputs / name
+
+    @property
+    def params(self) -> Path:
+        return self.outputs / PARAMS_SUBDIR
+
+    def param(self, name: str) -> Path:
+        return self.params / name
+
+    def write_param(self, name: str, value: str) -> Path:
+        path = self.param(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(value)
+        return path
+
+
+def param_path_in_container(name: str) -> str:
+    """Where Argo reads an output parameter inside the container (ODPIPE_ROOT is `/` there)."""
+    return f"/{OUTPUTS_SUBDIR}/{PARAMS_SUBDIR}/{name}"
+
+
+def artifact_path_in_container(direction: str, file: str) -> str:
+    sub = INPUTS_SUBDIR if direction == "inputs" else OUTPUTS_SUBDIR
+    return f"/{sub}/{file}"

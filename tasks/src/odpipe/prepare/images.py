@@ -1,0 +1,154 @@
+"""Find each COCO image on disk and check it: resolution of file_name, size, integrity, content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+class PathEscapes(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Resolved:
+    relpath: str | None  # relative to the images root, POSIX; None when not found
+    how: str  # "relative", "basename", "foreign-basename", "missing", "ambiguous"
+
+
+class ImageIndex:
+    """Every file under the images root, by relative path and by basename (walked once)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.by_rel: set[str] = set()
+        self.by_base: dict[str, list[str]] = defaultdict(list)
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel_dir = os.path.relpath(dirpath, root)
+            for name in filenames:
+                if name.startswith("."):
+                    continue
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                self.by_rel.add(rel)
+                self.by_base[name].append(rel)
+
+    def resolve(self, file_name: str) -> Resolved:
+        """Relative path first, then basename. Absolute paths from elsewhere resolve by basename;
+        a path with '..' that would leave the root raises PathEscapes."""
+        norm = file_name.replace("\\", "/")
+        foreign = norm.startswith("/") or (len(norm) > 1 and norm[1] == ":")
+        if not foreign:
+            parts: list[str] = []
+            for part in PurePosixPath(norm).parts:
+                if part in ("", "."):
+                    continue
+                if part == "..":
+                    if not parts:
+                        raise PathEscapes(file_name)
+                    parts.pop()
+                else:
+                    parts.append(part)
+            rel = "/".join(parts)
+            if rel in self.by_rel:
+                return Resolved(rel, "relative")
+        base = PurePosixPath(norm).name
+        hits = self.by_base.get(base, [])
+        if len(hits) == 1:
+            return Resolved(hits[0], "foreign-basename" if foreign else "basename")
+        if len(hits) > 1:
+            return Resolved(None, "ambiguous")
+        return Resolved(None, "missing")
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    relpath: str
+    ok: bool
+    width: int = 0
+    height: int = 0
+    sha256: str = ""
+    size: int = 0
+    problem: str = ""
+
+
+_TAILS = {"JPEG": (b"\xff\xd9",), "PNG": (b"IEND\xaeB`\x82",)}
+
+
+def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> ImageCheck:
+    """Read the file once: hash its bytes, read its real size from the header, and catch truncation
+    (JPEG without its end marker, PNG without IEND) without a full decode unless asked."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = root / relpath
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ImageCheck(relpath, False, problem=f"cannot read: {exc.strerror}")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            fmt = img.format or ""
+            if full_decode:
+                img.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return ImageCheck(relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {exc}")
+    tails = _TAILS.get(fmt)
+    if tails and not any(data.rstrip(b"\x00\r\n ").endswith(t) for t in tails):
+        return ImageCheck(relpath, False, width, height, digest, len(data),
+                          problem=f"truncated {fmt} (no end marker)")
+    return ImageCheck(relpath, True, width, height, digest, len(data))
+
+
+class HashCache:
+    """sha256 and size of image files keyed by (relpath, size, mtime_ns), so a rerun reads headers only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, list[object]] = {}
+        if path.exists():
+            try:
+                self.entries = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.entries = {}
+        self.dirty = False
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[int, int]:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+
+    def get(self, root: Path, relpath: str) -> ImageCheck | None:
+        entry = self.entries.get(relpath)
+        if entry is None:
+            return None
+        try:
+            size, mtime = self._stamp(root / relpath)
+        except OSError:
+            return None
+        if entry[0] != size or entry[1] != mtime:
+            return None
+        return ImageCheck(relpath, True, int(entry[2]), int(entry[3]), str(entry[4]), size)  # type: ignore[call-overload]
+
+    def put(self, root: Path, check: ImageCheck) -> None:
+        if not check.ok:
+            return
+        size, mtime = self._stamp(root / check.relpath)
+        self.entries[check.relpath] = [size, mtime, check.width, check.height, check.sha256]
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.entries, separators=(",", ":")))
+        os.replace(tmp, self.path)

@@ -1,0 +1,336 @@
+"""Validate COCO instances against the images on disk and keep what is trainable.
+
+The default policy drops what is bad with a warning; the run fails only when the input is not COCO
+instances or nothing trainable remains (and, with --strict, on any warning).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from odpipe.errors import InputError
+from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_image
+from odpipe.prepare.report import Report
+
+
+@dataclass(slots=True)
+class Box:
+    orig_id: Any
+    category_id: int
+    x: float
+    y: float
+    w: float
+    h: float
+    iscrowd: bool
+
+
+@dataclass
+class ImageRecord:
+    key: str
+    orig_id: Any
+    source: str
+    relpath: str
+    width: int
+    height: int
+    sha256: str = ""
+    split: str | None = None
+    boxes: list[Box] = field(default_factory=list)
+
+    @property
+    def trainable_boxes(self) -> list[Box]:
+        return [b for b in self.boxes if not b.iscrowd]
+
+
+@dataclass(frozen=True)
+class Category:
+    coco_id: int
+    name: str
+
+
+@dataclass
+class Source:
+    """One COCO file, optionally pinned to a split (one file per split)."""
+
+    path: Path
+    doc: dict[str, Any]
+    split: str | None = None
+
+
+@dataclass
+class Validated:
+    categories: list[Category]
+    images: list[ImageRecord]
+
+
+def _int_like(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def id_key(value: Any) -> str | None:
+    """Normalise an image or annotation id: ints and their string spellings compare equal."""
+    if isinstance(value, bool) or value is None:
+        return None
+    as_int = _int_like(value)
+    if as_int is not None:
+        return str(as_int)
+    if isinstance(value, str) and value:
+        return value
+    return None
+
+
+def _categories(sources: list[Source], report: Report) -> list[Category]:
+    by_id: dict[int, Category] = {}
+    origin: dict[int, str] = {}
+    for src in sources:
+        seen: set[int] = set()
+        for cat in src.doc["categories"]:
+            cid = _int_like(cat.get("id")) if isinstance(cat, dict) else None
+            name = cat.get("name") if isinstance(cat, dict) else None
+            if cid is None or not isinstance(name, str) or not name.strip():
+                report.add("category-bad-field", str(src.path), id=cat.get("id") if isinstance(cat, dict) else cat)
+                continue
+            if cid in seen:
+                report.add("category-duplicate-id", str(src.path), id=cid)
+                continue
+            seen.add(cid)
+            if cid in by_id:
+                if by_id[cid].name != name:
+                    raise InputError(
+                        f"{src.path}: category id {cid} is named {name!r} here but {by_id[cid].name!r} in "
+                        f"{origin[cid]}: split files must share one category list"
+                    )
+                continue
+            by_id[cid] = Category(cid, name)
+            origin[cid] = str(src.path)
+    if not by_id:
+        raise InputError(f"{sources[0].path}: no valid categories (each needs an integer 'id' and a 'name')")
+    cats = [by_id[k] for k in sorted(by_id)]
+    counts: dict[str, int] = {}
+    for c in cats:
+        counts[c.name] = counts.get(c.name, 0) + 1
+    out = []
+    for c in cats:
+        if counts[c.name] > 1:
+            report.add("category-duplicate-name", origin[c.coco_id], id=c.coco_id, name=c.name)
+            c = Category(c.coco_id, f"{c.name}_{c.coco_id}")
+        out.append(c)
+    if any(c.coco_id == 0 for c in out):
+        report.add("category-id-zero", origin[0], id=0)
+    if [c.coco_id for c in out] != list(range(len(out))):
+        report.add("category-non-contiguous", str(sources[0].path), ids=[c.coco_id for c in out][:20])
+    return out
+
+
+def _positive_int(value: Any) -> int | None:
+    v = _int_like(value)
+    return v if v is not None and v > 0 else None
+
+
+def _images(sources: list[Source], index: ImageIndex, report: Report) -> dict[str, ImageRecord]:
+    kept: dict[str, ImageRecord] = {}
+    by_file: dict[str, str] = {}
+    for src_no, src in enumerate(sources):
+        file = str(src.path)
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for img in src.doc["images"]:
+            key = id_key(img.get("id")) if isinstance(img, dict) else None
+            if key is None:
+                report.add("image-bad-field", file, id=img.get("id") if isinstance(img, dict) else img,
+                           field="id")
+                continue
+            entries.setdefault(key, []).append(img)
+        for key, imgs in entries.items():
+            if len(imgs) > 1:
+                report.add("image-duplicate-id", file, id=imgs[0]["id"], times=len(imgs))
+                continue
+            img = imgs[0]
+            name = img.get("file_name")
+            width, height = _positive_int(img.get("width")), _positive_int(img.get("height"))
+            bad = "file_name" if not isinstance(name, str) or not name else (
+                "width" if width is None else "height" if height is None else None)
+            if bad:
+                report.add("image-bad-field", file, id=img["id"], field=bad)
+                continue
+            assert isinstance(name, str) and width is not None and height is not None
+            try:
+                found = index.resolve(name)
+            except PathEscapes:
+                report.add("image-path-escapes", file, id=img["id"], file_name=name)
+                continue
+            if found.relpath is None:
+                code = "image-ambiguous" if found.how == "ambiguous" else "image-missing"
+                report.add(code, file, id=img["id"], file_name=name)
+                continue
+            if found.how == "foreign-basename":
+                report.add("image-foreign-path", file, id=img["id"], file_name=name)
+            elif found.how == "basename":
+                report.add("image-resolved-by-basename", file, id=img["id"], file_name=name)
+            if found.relpath in by_file:
+                report.add("image-duplicate-file", file, id=img["id"], file_name=name,
+                           first_id=kept[by_file[found.relpath]].orig_id)
+                continue
+            full_key = f"{src_no}:{key}"
+            by_file[found.relpath] = full_key
+            kept[full_key] = ImageRecord(full_key, img["id"], file, found.relpath, width, height,
+                                         split=src.split)
+    return kept
+
+
+def _check_files(images: dict[str, ImageRecord], root: Path, report: Report, cache: HashCache | None,
+                 full_decode: bool, workers: int, progress: Callable[[int], None] | None) -> None:
+    todo: list[ImageRecord] = []
+    checks: dict[str, ImageCheck] = {}
+    for rec in images.values():
+        hit = cache.get(root, rec.relpath) if cache and not full_decode else None
+        if hit:
+            checks[rec.key] = hit
+        else:
+            todo.append(rec)
+    if progress:
+        progress(len(checks))
+
+    def run(rec: ImageRecord) -> tuple[str, ImageCheck]:
+        return rec.key, inspect_image(root, rec.relpath, full_decode=full_decode)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for key, check in pool.map(run, todo, chunksize=16):
+            checks[key] = check
+            if cache:
+                cache.put(root, check)
+            if progress:
+                progress(1)
+    for key in list(images):
+        rec, check = images[key], checks[key]
+        if not check.ok:
+            report.add("image-unreadable", rec.source, id=rec.orig_id, file_name=rec.relpath, problem=check.problem)
+            del images[key]
+        elif (check.width, check.height) != (rec.width, rec.height):
+            hint = " (rotated: EXIF orientation?)" if (check.height, check.width) == (rec.width, rec.height) else ""
+            report.add("image-size-mismatch", rec.source, id=rec.orig_id, file_name=rec.relpath,
+                       declared=f"{rec.width}x{rec.height}", real=f"{check.width}x{check.height}{hint}")
+            del images[key]
+        else:
+            rec.sha256 = check.sha256
+
+
+def _bbox(value: Any) -> tuple[float, float, float, float] | None:
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        return None
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            return None
+        out.append(float(v))
+    return out[0], out[1], out[2], out[3]
+
+
+def _annotations(sources: list[Source], images: dict[str, ImageRecord], known: set[int], report: Report,
+                 tolerance: float) -> None:
+    for src_no, src in enumerate(sources):
+        file = str(src.path)
+        seen: dict[str, tuple[Any, ...]] = {}
+        for ann in src.doc["annotations"]:
+            if not isinstance(ann, dict):
+                report.add("annotation-bad-field", file, id=None, field="(not an object)")
+                continue
+            aid = ann.get("id")
+            akey = id_key(aid)
+            image_key = id_key(ann.get("image_id"))
+            cid = _int_like(ann.get("category_id"))
+            bad = "id" if akey is None else "image_id" if image_key is None else (
+                "category_id" if cid is None else None)
+            if bad:
+                report.add("annotation-bad-field", file, id=aid, field=bad)
+                continue
+            assert akey is not None and cid is not None
+            rec = images.get(f"{src_no}:{image_key}")
+            if rec is None:
+                report.add("annotation-unknown-image", file, id=aid, image_id=ann.get("image_id"))
+                continue
+            if cid not in known:
+                report.add("annotation-unknown-category", file, id=aid, category_id=ann.get("category_id"))
+                continue
+            box = _bbox(ann.get("bbox"))
+            if box is None:
+                report.add("annotation-bad-bbox", file, id=aid, bbox=ann.get("bbox"))
+                continue
+            signature = (image_key, cid, box)
+            if akey in seen:
+                report.add("annotation-duplicate-id", file, id=aid)
+                if seen[akey] == signature:
+                    continue
+            seen[akey] = signature
+            x, y, w, h = box
+            if w <= 0 or h <= 0:
+                report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
+                continue
+            tol_x, tol_y = tolerance * rec.width, tolerance * rec.height
+            if x < -tol_x or y < -tol_y or x + w > rec.width + tol_x or y + h > rec.height + tol_y:
+                report.add("annotation-bbox-outside", file, id=aid, bbox=list(box),
+                           image=f"{rec.width}x{rec.height}")
+                continue
+            x0, y0 = max(0.0, x), max(0.0, y)
+            x1, y1 = min(float(rec.width), x + w), min(float(rec.height), y + h)
+            if (x0, y0, x1, y1) != (x, y, x + w, y + h):
+                if x1 - x0 <= 0 or y1 - y0 <= 0:
+                    report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
+                    continue
+                report.add("annotation-bbox-clipped", file, id=aid, bbox=list(box))
+            crowd = ann.get("iscrowd") in (1, True)
+            if crowd:
+                report.add("annotation-crowd", file, id=aid)
+            rec.boxes.append(Box(aid, cid, x0, y0, x1 - x0, y1 - y0, crowd))
+
+
+def validate(
+    sources: list[Source],
+    images_root: Path,
+    report: Report,
+    *,
+    tolerance: float = 0.02,
+    full_decode: bool = False,
+    cache: HashCache | None = None,
+    workers: int = 4,
+    progress: Callable[[int], None] | None = None,
+) -> Validated:
+    if not images_root.is_dir():
+        raise InputError(f"images root {images_root} is not a directory")
+    categories = _categories(sources, report)
+    index = ImageIndex(images_root)
+    images = _images(sources, index, report)
+    _check_files(images, images_root, report, cache, full_decode, workers, progress)
+    _annotations(sources, images, {c.coco_id for c in categories}, report, tolerance)
+    used = {b.category_id for rec in images.values() for b in rec.trainable_boxes}
+    for c in categories:
+        if c.coco_id not in used:
+            report.add("category-no-boxes", str(sources[0].path), id=c.coco_id, name=c.name)
+    report.counts.update({
+        "images_declared": sum(len(s.doc["images"]) for s in sources),
+        "annotations_declared": sum(len(s.doc["annotations"]) for s in sources),
+        "images_kept": len(images),
+        "boxes_kept": sum(len(r.trainable_boxes) for r in images.values()),
+        "crowd_kept": sum(len(r.boxes) - len(r.trainable_boxes) for r in images.values()),
+        "categories": len(categories),
+    })
+    if not used:
+        report.fatal("nothing-trainable", str(sources[0].path),
+                     "nothing trainable remains: no image with a valid box survived validation")
+    return Validated(categories, list(images.values()))
+
+
+def iter_boxes(images: Iterable[ImageRecord]) -> Iterable[Box]:
+    for rec in images:
+        yield from rec.boxes

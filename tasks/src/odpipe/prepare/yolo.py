@@ -1,0 +1,97 @@
+"""Write the Ultralytics YOLO layout: images/<split>, labels/<split>, data.yaml, and COCO JSON per
+eval split with the original category ids (what the evaluator scores against)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import yaml
+
+from odpipe.prepare.validate import Box, Category, ImageRecord
+
+LinkMode = Literal["hardlink", "symlink", "copy"]
+SPLITS = ("train", "val", "test")
+
+
+def dataset_name(relpath: str) -> str:
+    """A flat, unique file name inside the dataset for an image's path under the images root."""
+    return relpath.replace("/", "__")
+
+
+def place_image(src: Path, dest: Path, mode: LinkMode) -> None:
+    if mode == "symlink":
+        dest.symlink_to(src.resolve())
+        return
+    if mode == "hardlink":
+        try:
+            os.link(src, dest)
+            return
+        except OSError:
+            pass  # another filesystem, or links not allowed: copy instead
+    shutil.copyfile(src, dest)
+
+
+def label_lines(boxes: list[Box], width: int, height: int, index_of: dict[int, int]) -> str:
+    out = []
+    for b in boxes:
+        if b.iscrowd:
+            continue
+        cx, cy = (b.x + b.w / 2) / width, (b.y + b.h / 2) / height
+        out.append(f"{index_of[b.category_id]} {cx:.10g} {cy:.10g} {b.w / width:.10g} {b.h / height:.10g}\n")
+    return "".join(out)
+
+
+def write_split_images(root: Path, images_root: Path, images: list[ImageRecord], categories: list[Category],
+                       mode: LinkMode, progress: Callable[[int], None] | None = None) -> None:
+    index_of = {c.coco_id: i for i, c in enumerate(categories)}
+    made: set[str] = set()
+    for rec in images:
+        assert rec.split is not None
+        if rec.split not in made:
+            (root / "images" / rec.split).mkdir(parents=True, exist_ok=True)
+            (root / "labels" / rec.split).mkdir(parents=True, exist_ok=True)
+            made.add(rec.split)
+        name = dataset_name(rec.relpath)
+        place_image(images_root / rec.relpath, root / "images" / rec.split / name, mode)
+        (root / "labels" / rec.split / f"{PurePosixPath(name).stem}.txt").write_text(
+            label_lines(rec.boxes, rec.width, rec.height, index_of))
+        if progress:
+            progress(1)
+
+
+def coco_for_split(images: list[ImageRecord], categories: list[Category], split: str) -> dict[str, Any]:
+    """COCO instances for one split: integer image ids 1..n (the original id kept beside), every box
+    including iscrowd ones (COCOeval ignores those), original category ids and names."""
+    out_images, out_anns = [], []
+    ann_id = 0
+    chosen = sorted((r for r in images if r.split == split), key=lambda r: r.relpath)
+    for img_id, rec in enumerate(chosen, start=1):
+        out_images.append({"id": img_id, "file_name": dataset_name(rec.relpath), "width": rec.width,
+                           "height": rec.height, "source_id": rec.orig_id})
+        for b in rec.boxes:
+            ann_id += 1
+            out_anns.append({"id": ann_id, "image_id": img_id, "category_id": b.category_id,
+                             "bbox": [b.x, b.y, b.w, b.h], "area": b.w * b.h, "iscrowd": int(b.iscrowd),
+                             "source_id": b.orig_id})
+    return {"info": {"description": f"odpipe {split} split"}, "images": out_images, "annotations": out_anns,
+            "categories": [{"id": c.coco_id, "name": c.name} for c in categories]}
+
+
+def write_data_yaml(root: Path, categories: list[Category], splits: list[str], final_path: Path) -> Path:
+    """data.yaml for Ultralytics; `path` is where the dataset will live once renamed into place."""
+    doc: dict[str, Any] = {"path": str(final_path)}
+    for split in splits:
+        doc[split] = f"images/{split}"
+    doc["names"] = {i: c.name for i, c in enumerate(categories)}
+    path = root / "data.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def write_coco(path: Path, doc: dict[str, Any]) -> None:
+    path.write_text(json.dumps(doc, separators=(",", ":")))
