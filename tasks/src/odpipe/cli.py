@@ -19,12 +19,28 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-InputsOpt = Annotated[Path | None, typer.Option("--inputs-dir", help="Input artifacts folder "
-                      "[default: $ODPIPE_ROOT/artifacts/inputs].", rich_help_panel="Artifact contract")]
-OutputsOpt = Annotated[Path | None, typer.Option("--outputs-dir", help="Output artifacts folder "
-                       "[default: $ODPIPE_ROOT/artifacts/outputs].", rich_help_panel="Artifact contract")]
-DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="The datasets volume "
-                    "[default: $ODPIPE_ROOT/data].", rich_help_panel="Artifact contract")]
+InputsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--inputs-dir",
+        help="Input artifacts folder [default: $ODPIPE_ROOT/artifacts/inputs].",
+        rich_help_panel="Artifact contract",
+    ),
+]
+OutputsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--outputs-dir",
+        help="Output artifacts folder [default: $ODPIPE_ROOT/artifacts/outputs].",
+        rich_help_panel="Artifact contract",
+    ),
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="The datasets volume [default: $ODPIPE_ROOT/data].", rich_help_panel="Artifact contract"
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -35,8 +51,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """odpipe tasks. Paths follow the artifact contract; every path also has a flag."""
 
@@ -50,32 +67,64 @@ def _fail(exc: OdpipeError) -> None:
 
 @app.command()
 def prepare(
-    annotations: Annotated[str | None, typer.Option(
-        help="COCO instances JSON: a path or s3://bucket/key [default: inputs/annotations.json].")] = None,
-    images: Annotated[str, typer.Option(help="Images: a folder (on the data volume) or s3://bucket/prefix, "
-                                        "synced into <data>/raw incrementally.")] = ...,  # type: ignore[assignment]
-    val_annotations: Annotated[str | None, typer.Option(
-        help="A second COCO file for the val split (the first is then train).", rich_help_panel="Split")] = None,
-    test_annotations: Annotated[str | None, typer.Option(
-        help="A COCO file for a test split.", rich_help_panel="Split")] = None,
-    val_list: Annotated[Path | None, typer.Option(
-        help="Split file: images (id, file name or stem, one per line) that go to val.",
-        rich_help_panel="Split")] = None,
-    val_fraction: Annotated[float, typer.Option(min=0.0, max=0.95, help="Fraction of images for val when no "
-                                                "split is given.", rich_help_panel="Split")] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the split, background choice and augmentation.",
-                                      rich_help_panel="Split")] = 0,
-    background_ratio: Annotated[float, typer.Option(min=0.0, help="Images without boxes kept as background, "
-                                                    "as a fraction of the images with boxes.")] = 0.1,
-    bbox_tolerance: Annotated[float, typer.Option(min=0.0, help="Boxes outside the image by up to this "
-                                                  "fraction of its size are clipped; beyond, dropped.")] = 0.02,
+    annotations: Annotated[
+        str | None,
+        typer.Option(help="COCO instances JSON: a path or s3://bucket/key [default: inputs/annotations.json]."),
+    ] = None,
+    images: Annotated[
+        str,
+        typer.Option(
+            help="Images: a folder (on the data volume) or s3://bucket/prefix, synced into <data>/raw incrementally."
+        ),
+    ] = ...,  # type: ignore[assignment]
+    val_annotations: Annotated[
+        str | None,
+        typer.Option(help="A second COCO file for the val split (the first is then train).", rich_help_panel="Split"),
+    ] = None,
+    test_annotations: Annotated[
+        str | None, typer.Option(help="A COCO file for a test split.", rich_help_panel="Split")
+    ] = None,
+    val_list: Annotated[
+        Path | None,
+        typer.Option(
+            help="Split file: images (id, file name or stem, one per line) that go to val.", rich_help_panel="Split"
+        ),
+    ] = None,
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.95, help="Fraction of images for val when no split is given.", rich_help_panel="Split"
+        ),
+    ] = 0.2,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the split, background choice and augmentation.", rich_help_panel="Split")
+    ] = 0,
+    background_ratio: Annotated[
+        float,
+        typer.Option(min=0.0, help="Images without boxes kept as background, as a fraction of the images with boxes."),
+    ] = 0.1,
+    bbox_tolerance: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Boxes outside the image by up to this fraction of its size are clipped; beyond, dropped."
+        ),
+    ] = 0.02,
     strict: Annotated[bool, typer.Option(help="Turn every warning into an error.")] = False,
-    link_mode: Annotated[str, typer.Option(help="How images enter the dataset: hardlink (falls back to copy), "
-                                           "symlink or copy.")] = "hardlink",
-    augment: Annotated[Path | None, typer.Option(help="Albumentations config (YAML) for offline augmentation "
-                                                 "of the train split.")] = None,
-    full_decode: Annotated[bool, typer.Option(help="Decode every image fully (slow) instead of checking "
-                                              "headers and end markers.")] = False,
+    link_mode: Annotated[
+        str, typer.Option(help="How images enter the dataset: hardlink (falls back to copy), symlink or copy.")
+    ] = "hardlink",
+    augment: Annotated[
+        Path | None, typer.Option(help="Albumentations config (YAML) for offline augmentation of the train split.")
+    ] = None,
+    full_decode: Annotated[
+        bool, typer.Option(help="Decode every image fully (slow) instead of checking headers and end markers.")
+    ] = False,
+    crowd_as_target: Annotated[
+        bool,
+        typer.Option(
+            help="Train on iscrowd=1 boxes too (as Roboflow exports do); by default they are kept for evaluation only."
+        ),
+    ] = False,
     workers: Annotated[int, typer.Option(min=1, help="Threads that read images.")] = 4,
     inputs_dir: InputsOpt = None,
     outputs_dir: OutputsOpt = None,
@@ -96,11 +145,21 @@ def prepare(
         from odpipe.prepare.pipeline import PrepareOptions, run_prepare
 
         opts = PrepareOptions(
-            annotations=annotations or str(layout.input(contract.ANNOTATIONS)), images=images,
-            val_annotations=val_annotations, test_annotations=test_annotations, val_list=val_list,
-            val_fraction=val_fraction, seed=seed, background_ratio=background_ratio,
-            bbox_tolerance=bbox_tolerance, strict=strict, link_mode=link_mode,  # type: ignore[arg-type]
-            augment=augment, full_decode=full_decode, workers=workers,
+            annotations=annotations or str(layout.input(contract.ANNOTATIONS)),
+            images=images,
+            val_annotations=val_annotations,
+            test_annotations=test_annotations,
+            val_list=val_list,
+            val_fraction=val_fraction,
+            seed=seed,
+            background_ratio=background_ratio,
+            bbox_tolerance=bbox_tolerance,
+            strict=strict,
+            link_mode=link_mode,  # type: ignore[arg-type]
+            augment=augment,
+            full_decode=full_decode,
+            crowd_as_target=crowd_as_target,
+            workers=workers,
         )
         result = run_prepare(opts, layout)
     except OdpipeError as exc:

@@ -112,9 +112,7 @@ class Layout:
     data: Path
 
     @classmethod
-    def resolve(
-        cls, inputs: Path | None = None, outputs: Path | None = None, data: Path | None = None
-    ) -> Layout:
+    def resolve(cls, inputs: Path | None = None, outputs: Path | None = None, data: Path | None = None) -> Layout:
         base = root()
         return cls(
             inputs=inputs or base / INPUTS_SUBDIR,

@@ -120,9 +120,7 @@ class Storage:
 
         where = f"s3://{bucket}/{key}" if key else f"bucket {bucket!r}"
         if isinstance(exc, EndpointConnectionError):
-            return StorageError(
-                f"{action} {where}: S3 endpoint {self.endpoint_url} unreachable after retries ({exc})"
-            )
+            return StorageError(f"{action} {where}: S3 endpoint {self.endpoint_url} unreachable after retries ({exc})")
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "?")
             if code in ("NoSuchBucket",):
@@ -216,7 +214,12 @@ class Storage:
             )
 
     def put_bytes(
-        self, bucket: str, key: str, data: bytes, *, content_type: str = "application/octet-stream",
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
         if_none_match: bool = False,
     ) -> bool:
         """PUT a small object. With ``if_none_match`` the write only happens when the key is absent;
@@ -225,7 +228,10 @@ class Storage:
 
         digest = hashlib.sha256(data).hexdigest()
         kwargs: dict[str, Any] = {
-            "Bucket": bucket, "Key": key, "Body": data, "ContentType": content_type,
+            "Bucket": bucket,
+            "Key": key,
+            "Body": data,
+            "ContentType": content_type,
             "Metadata": {SHA256_META: digest},
         }
         if if_none_match:

@@ -24,7 +24,7 @@ def read_json(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not JSON (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(raw.rstrip()) - 1:
+        if exc.pos >= len(raw.rstrip()) - 1 or exc.msg.startswith("Unterminated string"):
             raise InputError(
                 f"{path}: truncated JSON: the file ends at line {exc.lineno} column {exc.colno} "
                 f"before the document is complete (an interrupted upload or copy?)"
@@ -43,8 +43,10 @@ def _first(items: Any) -> dict[str, Any] | None:
 def check_instances(doc: Any, path: Path) -> dict[str, Any]:
     """Return the document when it is COCO instances; otherwise raise naming what it is instead."""
     if not isinstance(doc, dict):
-        raise InputError(f"{path}: not COCO: the top level is a JSON {type(doc).__name__}, expected an object "
-                         f"with 'images', 'annotations' and 'categories'")
+        raise InputError(
+            f"{path}: not COCO: the top level is a JSON {type(doc).__name__}, expected an object "
+            f"with 'images', 'annotations' and 'categories'"
+        )
     missing = [k for k in ("images", "annotations", "categories") if k not in doc]
     if "images" in missing:
         raise InputError(f"{path}: not COCO instances: no 'images' list (keys found: {sorted(doc)})")
@@ -54,24 +56,33 @@ def check_instances(doc: Any, path: Path) -> dict[str, Any]:
     ann = _first(doc.get("annotations"))
     cat = _first(doc.get("categories"))
     if ann is not None and "segments_info" in ann:
-        raise InputError(f"{path}: this is a COCO panoptic file (annotations carry 'segments_info'), not "
-                         f"COCO instances; convert it to instances (one bbox per segment) first")
+        raise InputError(
+            f"{path}: this is a COCO panoptic file (annotations carry 'segments_info'), not "
+            f"COCO instances; convert it to instances (one bbox per segment) first"
+        )
     if ann is not None and "caption" in ann:
-        raise InputError(f"{path}: this is a COCO captions file (annotations carry 'caption'), not COCO "
-                         f"instances: it has no boxes to train a detector on")
+        raise InputError(
+            f"{path}: this is a COCO captions file (annotations carry 'caption'), not COCO "
+            f"instances: it has no boxes to train a detector on"
+        )
     if (ann is not None and "keypoints" in ann) or (cat is not None and "keypoints" in cat):
-        raise InputError(f"{path}: this is a COCO keypoints file (annotations/categories carry 'keypoints'), "
-                         f"not COCO instances; odpipe trains box detectors from instances files")
+        raise InputError(
+            f"{path}: this is a COCO keypoints file (annotations/categories carry 'keypoints'), "
+            f"not COCO instances; odpipe trains box detectors from instances files"
+        )
     if "annotations" in missing or not doc.get("annotations"):
-        raise InputError(f"{path}: not COCO instances: no annotations (an image-info file?); "
-                         f"expected a non-empty 'annotations' list with 'bbox' per annotation")
+        raise InputError(
+            f"{path}: not COCO instances: no annotations (an image-info file?); "
+            f"expected a non-empty 'annotations' list with 'bbox' per annotation"
+        )
     if "categories" in missing or not doc.get("categories"):
         raise InputError(f"{path}: not COCO instances: no 'categories'")
     if not any(isinstance(a, dict) and "bbox" in a for a in doc["annotations"]):
         raise InputError(f"{path}: not COCO instances: no annotation has a 'bbox' (an image-labels file?)")
     if all(isinstance(a, dict) and a.get("iscrowd") in (1, True) for a in doc["annotations"]):
-        raise InputError(f"{path}: every annotation is iscrowd=1 (a COCO stuff/segmentation file?): "
-                         f"nothing to train a detector on")
+        raise InputError(
+            f"{path}: every annotation is iscrowd=1 (a COCO stuff/segmentation file?): nothing to train a detector on"
+        )
     return doc
 
 

@@ -21,8 +21,17 @@ from types import TracebackType
 from odpipe.errors import StorageError
 
 _PORT_FLAGS = (
-    "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-    "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "metricsPort",
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+    "metricsPort",
 )
 
 
@@ -91,9 +100,16 @@ class S3Server:
         data_dir.mkdir(exist_ok=True)
         self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
         args = [
-            find_weed(), "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            find_weed(),
+            "mini",
+            f"-dir={data_dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-admin.ui=false", "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-admin.ui=false",
+            "-webdav=false",
             "-master.telemetry=false",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -103,8 +119,13 @@ class S3Server:
         self.log_path = self.state_dir / "weed.log"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                cwd=self.state_dir, start_new_session=True,
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.state_dir,
+                start_new_session=True,
             )
         try:
             self._wait_ready()
@@ -118,10 +139,17 @@ class S3Server:
         from botocore.config import Config
 
         return boto3.client(
-            "s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
-            aws_access_key_id=self.credentials.access_key, aws_secret_access_key=self.credentials.secret_key,
-            config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=10,
-                          s3={"addressing_style": "path"}),
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.credentials.access_key,
+            aws_secret_access_key=self.credentials.secret_key,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 2},
+                connect_timeout=1,
+                read_timeout=10,
+                s3={"addressing_style": "path"},
+            ),
         )
 
     def _wait_ready(self) -> None:
@@ -148,8 +176,9 @@ class S3Server:
                 return
             except (BotoCoreError, ClientError, OSError):
                 time.sleep(0.1)
-        raise StorageError(f"SeaweedFS S3 at {self.endpoint_url} not ready after {self.ready_timeout:.0f}s; "
-                           f"see {self.log_path}")
+        raise StorageError(
+            f"SeaweedFS S3 at {self.endpoint_url} not ready after {self.ready_timeout:.0f}s; see {self.log_path}"
+        )
 
     def stop(self) -> None:
         proc, self.process = self.process, None

@@ -57,14 +57,16 @@ def build(doc: dict[str, Any], seed: int, path: Path | None = None) -> Any:
             raise InputError(f"{path}: transforms[{i}] ({spec['name']}): {exc}") from None
     return A.Compose(
         transforms,
-        bbox_params=A.BboxParams(format="coco", label_fields=["labels"], clip=True,
-                                 min_visibility=float(doc.get("min_visibility", 0.3))),
+        bbox_params=A.BboxParams(
+            format="coco", label_fields=["labels"], clip=True, min_visibility=float(doc.get("min_visibility", 0.3))
+        ),
         seed=seed,
     )
 
 
-def augment_train(root: Path, images_root: Path, images: list[ImageRecord], categories: list[Category],
-                  doc: dict[str, Any], seed: int) -> int:
+def augment_train(
+    root: Path, images_root: Path, images: list[ImageRecord], categories: list[Category], doc: dict[str, Any], seed: int
+) -> int:
     """Write augmented copies of every train image (and its labels); returns how many were written."""
     import cv2
 
@@ -85,7 +87,9 @@ def augment_train(root: Path, images_root: Path, images: list[ImageRecord], cate
             cv2.imwrite(str(root / "images" / "train" / f"{name}.jpg"), out["image"])
             lines = []
             for (x, y, bw, bh), cls in zip(out["bboxes"], out["labels"], strict=True):
-                lines.append(f"{int(cls)} {(x + bw / 2) / w:.10g} {(y + bh / 2) / h:.10g} {bw / w:.10g} {bh / h:.10g}\n")
+                lines.append(
+                    f"{int(cls)} {(x + bw / 2) / w:.10g} {(y + bh / 2) / h:.10g} {bw / w:.10g} {bh / h:.10g}\n"
+                )
             (root / "labels" / "train" / f"{name}.txt").write_text("".join(lines))
             written += 1
     return written

@@ -103,8 +103,7 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
         return ImageCheck(relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {exc}")
     tails = _TAILS.get(fmt)
     if tails and not any(data.rstrip(b"\x00\r\n ").endswith(t) for t in tails):
-        return ImageCheck(relpath, False, width, height, digest, len(data),
-                          problem=f"truncated {fmt} (no end marker)")
+        return ImageCheck(relpath, False, width, height, digest, len(data), problem=f"truncated {fmt} (no end marker)")
     return ImageCheck(relpath, True, width, height, digest, len(data))
 
 

@@ -51,6 +51,7 @@ class PrepareOptions:
     link_mode: LinkMode = "hardlink"
     augment: Path | None = None
     full_decode: bool = False
+    crowd_as_target: bool = False
     workers: int = 4
 
 
@@ -120,14 +121,20 @@ def _tool_versions() -> dict[str, str]:
 
 
 def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = None) -> PrepareResult:
-    needs_s3 = any(is_s3_uri(x) for x in (opts.annotations, opts.images, opts.val_annotations or "",
-                                         opts.test_annotations or ""))
+    needs_s3 = any(
+        is_s3_uri(x) for x in (opts.annotations, opts.images, opts.val_annotations or "", opts.test_annotations or "")
+    )
     if needs_s3 and storage is None:
         storage = Storage()
     report = Report(strict=opts.strict)
     layout.outputs.mkdir(parents=True, exist_ok=True)
-    sources = [Source(_fetch_annotations(opts.annotations, layout, storage), {},
-                      "train" if (opts.val_annotations or opts.test_annotations) else None)]
+    sources = [
+        Source(
+            _fetch_annotations(opts.annotations, layout, storage),
+            {},
+            "train" if (opts.val_annotations or opts.test_annotations) else None,
+        )
+    ]
     for split, loc in (("val", opts.val_annotations), ("test", opts.test_annotations)):
         if loc:
             sources.append(Source(_fetch_annotations(loc, layout, storage), {}, split))
@@ -139,30 +146,54 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
     val_list = read_val_list(opts.val_list) if opts.val_list else None
 
     images_root = _images_root(opts.images, layout, storage)
-    cache = HashCache(layout.data / contract.DATA_RAW / ".odpipe-cache" / (
-        images_root.resolve().as_posix().strip("/").replace("/", "__") + ".json"))
+    cache = HashCache(
+        layout.data
+        / contract.DATA_RAW
+        / ".odpipe-cache"
+        / (images_root.resolve().as_posix().strip("/").replace("/", "__") + ".json")
+    )
     total = sum(len(s.doc["images"]) for s in sources)
     with progress("validate images", total) as advance:
-        validated = validate(sources, images_root, report, tolerance=opts.bbox_tolerance,
-                             full_decode=opts.full_decode, cache=cache, workers=opts.workers, progress=advance)
+        validated = validate(
+            sources,
+            images_root,
+            report,
+            tolerance=opts.bbox_tolerance,
+            full_decode=opts.full_decode,
+            crowd_as_target=opts.crowd_as_target,
+            cache=cache,
+            workers=opts.workers,
+            progress=advance,
+        )
     cache.save()
     images = keep_backgrounds(validated.images, opts.background_ratio, opts.seed, report)
     if not report.errors:
         assign_splits(images, val_fraction=opts.val_fraction, seed=opts.seed, val_list=val_list)
         if not any(r.split == "val" for r in images):
-            report.fatal("no-val-split", str(sources[0].path),
-                         "no image ended in the val split: evaluation needs one (check --val-fraction / split files)")
+            report.fatal(
+                "no-val-split",
+                str(sources[0].path),
+                "no image ended in the val split: evaluation needs one (check --val-fraction / split files)",
+            )
     write_json(layout.output(contract.REPORT), report.to_dict())
     for line in report.summary_lines():
         info(line)
     if report.errors:
-        raise InputError(f"{sources[0].path}: validation failed ({len(report.errors)} error kind(s)); "
-                         f"see {layout.output(contract.REPORT)}\n" + "\n".join(
-                             f"  {line}" for line in report.summary_lines() if line.startswith("ERROR")))
+        raise InputError(
+            f"{sources[0].path}: validation failed ({len(report.errors)} error kind(s)); "
+            f"see {layout.output(contract.REPORT)}\n"
+            + "\n".join(f"  {line}" for line in report.summary_lines() if line.startswith("ERROR"))
+        )
 
-    params = {"val_fraction": opts.val_fraction, "seed": opts.seed, "background_ratio": opts.background_ratio,
-              "bbox_tolerance": opts.bbox_tolerance, "augment": augment_doc,
-              "split_mode": "files" if len(sources) > 1 else ("list" if val_list else "seeded")}
+    params = {
+        "val_fraction": opts.val_fraction,
+        "seed": opts.seed,
+        "background_ratio": opts.background_ratio,
+        "bbox_tolerance": opts.bbox_tolerance,
+        "augment": augment_doc,
+        "crowd_as_target": opts.crowd_as_target,
+        "split_mode": "files" if len(sources) > 1 else ("list" if val_list else "seeded"),
+    }
     categories = validated.categories
     ds_id = dataset_id(categories, images, params)
     datasets = layout.data / contract.DATA_DATASETS
@@ -174,16 +205,24 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
         manifest = json.loads((final / contract.DATASET_MANIFEST).read_text())
         info(f"dataset {ds_id} already prepared at {final}: reused")
     else:
-        manifest = _build(final, images_root, images, categories, params, opts, augment_doc, ds_id,
-                          layout, sources)
+        manifest = _build(final, images_root, images, categories, params, opts, augment_doc, ds_id, layout, sources)
     write_json(layout.output(contract.DATASET_MANIFEST), manifest)
     layout.write_param(contract.PARAM_DATASET_ID, ds_id)
     return PrepareResult(ds_id, final, reused, manifest, report)
 
 
-def _build(final: Path, images_root: Path, images: list[ImageRecord], categories: list[Category],
-           params: dict[str, Any], opts: PrepareOptions, augment_doc: dict[str, Any] | None, ds_id: str,
-           layout: Layout, sources: list[Source]) -> dict[str, Any]:
+def _build(
+    final: Path,
+    images_root: Path,
+    images: list[ImageRecord],
+    categories: list[Category],
+    params: dict[str, Any],
+    opts: PrepareOptions,
+    augment_doc: dict[str, Any] | None,
+    ds_id: str,
+    layout: Layout,
+    sources: list[Source],
+) -> dict[str, Any]:
     final.parent.mkdir(parents=True, exist_ok=True)
     # Built beside its final place and renamed when complete: a killed run leaves only a .tmp-* folder,
     # never something a later run would take for a finished dataset.
@@ -192,8 +231,11 @@ def _build(final: Path, images_root: Path, images: list[ImageRecord], categories
         with progress("write YOLO dataset", len(images)) as advance:
             write_split_images(tmp, images_root, images, categories, opts.link_mode, advance)
         splits = [s for s in SPLITS if any(r.split == s for r in images)]
-        augmented = augment_mod.augment_train(tmp, images_root, images, categories, augment_doc, opts.seed) \
-            if augment_doc else 0
+        augmented = (
+            augment_mod.augment_train(tmp, images_root, images, categories, augment_doc, opts.seed)
+            if augment_doc
+            else 0
+        )
         write_data_yaml(tmp, categories, splits, final)
         rel = final.relative_to(layout.data).as_posix()
         coco_files = {}
@@ -211,12 +253,18 @@ def _build(final: Path, images_root: Path, images: list[ImageRecord], categories
             "dataset_id": ds_id,
             "classes": [{"index": i, "name": c.name, "coco_id": c.coco_id} for i, c in enumerate(categories)],
             "splits": counts,
-            "paths": {"root": rel, "data_yaml": f"{rel}/data.yaml",
-                      **{f"{s}_images": f"{rel}/images/{s}" for s in splits},
-                      **{f"{s}_coco": p for s, p in coco_files.items()}},
+            "paths": {
+                "root": rel,
+                "data_yaml": f"{rel}/data.yaml",
+                **{f"{s}_images": f"{rel}/images/{s}" for s in splits},
+                **{f"{s}_coco": p for s, p in coco_files.items()},
+            },
             "parameters": params,
-            "source": {"annotations": [str(s.path) for s in sources], "images": opts.images,
-                       "link_mode": opts.link_mode},
+            "source": {
+                "annotations": [str(s.path) for s in sources],
+                "images": opts.images,
+                "link_mode": opts.link_mode,
+            },
             "tools": _tool_versions(),
         }
         write_json(tmp / contract.DATASET_MANIFEST, manifest)
@@ -232,4 +280,3 @@ def _build(final: Path, images_root: Path, images: list[ImageRecord], categories
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-

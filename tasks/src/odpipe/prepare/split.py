@@ -36,8 +36,9 @@ def keep_backgrounds(images: list[ImageRecord], ratio: float, seed: int, report:
     return with_boxes + background[:allowed]
 
 
-def assign_splits(images: list[ImageRecord], *, val_fraction: float, seed: int,
-                  val_list: set[str] | None = None) -> None:
+def assign_splits(
+    images: list[ImageRecord], *, val_fraction: float, seed: int, val_list: set[str] | None = None
+) -> None:
     """Fill in `split` for images whose source file did not pin one."""
     free = [r for r in images if r.split is None]
     if val_list is not None:
@@ -48,8 +49,9 @@ def assign_splits(images: list[ImageRecord], *, val_fraction: float, seed: int,
             rec.split = "val" if hit else "train"
             unmatched -= hit
         if unmatched:
-            raise InputError(f"split file names {len(unmatched)} image(s) not in the annotations, "
-                             f"e.g. {sorted(unmatched)[:5]}")
+            raise InputError(
+                f"split file names {len(unmatched)} image(s) not in the annotations, e.g. {sorted(unmatched)[:5]}"
+            )
         return
     if not 0.0 <= val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in [0, 1), got {val_fraction}")

@@ -18,8 +18,9 @@ def local_dir_for(uri: S3Uri, data_dir: Path) -> Path:
     return data_dir / "raw" / uri.bucket / prefix if prefix else data_dir / "raw" / uri.bucket
 
 
-def sync_prefix(storage: Storage, uri: S3Uri, dest: Path,
-                progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+def sync_prefix(
+    storage: Storage, uri: S3Uri, dest: Path, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
     """Mirror s3://bucket/prefix into ``dest``. Returns (downloaded, skipped).
 
     An object is skipped when the local file has the size and ETag recorded at its last download.
@@ -40,7 +41,7 @@ def sync_prefix(storage: Storage, uri: S3Uri, dest: Path,
     downloaded = skipped = 0
     try:
         for n, obj in enumerate(objects, 1):
-            rel = obj.key[len(prefix):]
+            rel = obj.key[len(prefix) :]
             if any(part in ("", ".", "..") for part in rel.split("/")):
                 raise InputError(f"s3://{uri.bucket}/{obj.key}: object key escapes the prefix; refusing to sync it")
             target = dest / rel

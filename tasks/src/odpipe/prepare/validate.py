@@ -148,8 +148,7 @@ def _images(sources: list[Source], index: ImageIndex, report: Report) -> dict[st
         for img in src.doc["images"]:
             key = id_key(img.get("id")) if isinstance(img, dict) else None
             if key is None:
-                report.add("image-bad-field", file, id=img.get("id") if isinstance(img, dict) else img,
-                           field="id")
+                report.add("image-bad-field", file, id=img.get("id") if isinstance(img, dict) else img, field="id")
                 continue
             entries.setdefault(key, []).append(img)
         for key, imgs in entries.items():
@@ -159,8 +158,11 @@ def _images(sources: list[Source], index: ImageIndex, report: Report) -> dict[st
             img = imgs[0]
             name = img.get("file_name")
             width, height = _positive_int(img.get("width")), _positive_int(img.get("height"))
-            bad = "file_name" if not isinstance(name, str) or not name else (
-                "width" if width is None else "height" if height is None else None)
+            bad = (
+                "file_name"
+                if not isinstance(name, str) or not name
+                else ("width" if width is None else "height" if height is None else None)
+            )
             if bad:
                 report.add("image-bad-field", file, id=img["id"], field=bad)
                 continue
@@ -179,18 +181,29 @@ def _images(sources: list[Source], index: ImageIndex, report: Report) -> dict[st
             elif found.how == "basename":
                 report.add("image-resolved-by-basename", file, id=img["id"], file_name=name)
             if found.relpath in by_file:
-                report.add("image-duplicate-file", file, id=img["id"], file_name=name,
-                           first_id=kept[by_file[found.relpath]].orig_id)
+                report.add(
+                    "image-duplicate-file",
+                    file,
+                    id=img["id"],
+                    file_name=name,
+                    first_id=kept[by_file[found.relpath]].orig_id,
+                )
                 continue
             full_key = f"{src_no}:{key}"
             by_file[found.relpath] = full_key
-            kept[full_key] = ImageRecord(full_key, img["id"], file, found.relpath, width, height,
-                                         split=src.split)
+            kept[full_key] = ImageRecord(full_key, img["id"], file, found.relpath, width, height, split=src.split)
     return kept
 
 
-def _check_files(images: dict[str, ImageRecord], root: Path, report: Report, cache: HashCache | None,
-                 full_decode: bool, workers: int, progress: Callable[[int], None] | None) -> None:
+def _check_files(
+    images: dict[str, ImageRecord],
+    root: Path,
+    report: Report,
+    cache: HashCache | None,
+    full_decode: bool,
+    workers: int,
+    progress: Callable[[int], None] | None,
+) -> None:
     todo: list[ImageRecord] = []
     checks: dict[str, ImageCheck] = {}
     for rec in images.values():
@@ -219,8 +232,14 @@ def _check_files(images: dict[str, ImageRecord], root: Path, report: Report, cac
             del images[key]
         elif (check.width, check.height) != (rec.width, rec.height):
             hint = " (rotated: EXIF orientation?)" if (check.height, check.width) == (rec.width, rec.height) else ""
-            report.add("image-size-mismatch", rec.source, id=rec.orig_id, file_name=rec.relpath,
-                       declared=f"{rec.width}x{rec.height}", real=f"{check.width}x{check.height}{hint}")
+            report.add(
+                "image-size-mismatch",
+                rec.source,
+                id=rec.orig_id,
+                file_name=rec.relpath,
+                declared=f"{rec.width}x{rec.height}",
+                real=f"{check.width}x{check.height}{hint}",
+            )
             del images[key]
         else:
             rec.sha256 = check.sha256
@@ -237,8 +256,14 @@ def _bbox(value: Any) -> tuple[float, float, float, float] | None:
     return out[0], out[1], out[2], out[3]
 
 
-def _annotations(sources: list[Source], images: dict[str, ImageRecord], known: set[int], report: Report,
-                 tolerance: float) -> None:
+def _annotations(
+    sources: list[Source],
+    images: dict[str, ImageRecord],
+    known: set[int],
+    report: Report,
+    tolerance: float,
+    crowd_as_target: bool,
+) -> None:
     for src_no, src in enumerate(sources):
         file = str(src.path)
         seen: dict[str, tuple[Any, ...]] = {}
@@ -250,8 +275,9 @@ def _annotations(sources: list[Source], images: dict[str, ImageRecord], known: s
             akey = id_key(aid)
             image_key = id_key(ann.get("image_id"))
             cid = _int_like(ann.get("category_id"))
-            bad = "id" if akey is None else "image_id" if image_key is None else (
-                "category_id" if cid is None else None)
+            bad = (
+                "id" if akey is None else "image_id" if image_key is None else ("category_id" if cid is None else None)
+            )
             if bad:
                 report.add("annotation-bad-field", file, id=aid, field=bad)
                 continue
@@ -279,8 +305,7 @@ def _annotations(sources: list[Source], images: dict[str, ImageRecord], known: s
                 continue
             tol_x, tol_y = tolerance * rec.width, tolerance * rec.height
             if x < -tol_x or y < -tol_y or x + w > rec.width + tol_x or y + h > rec.height + tol_y:
-                report.add("annotation-bbox-outside", file, id=aid, bbox=list(box),
-                           image=f"{rec.width}x{rec.height}")
+                report.add("annotation-bbox-outside", file, id=aid, bbox=list(box), image=f"{rec.width}x{rec.height}")
                 continue
             x0, y0 = max(0.0, x), max(0.0, y)
             x1, y1 = min(float(rec.width), x + w), min(float(rec.height), y + h)
@@ -289,7 +314,7 @@ def _annotations(sources: list[Source], images: dict[str, ImageRecord], known: s
                     report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
                     continue
                 report.add("annotation-bbox-clipped", file, id=aid, bbox=list(box))
-            crowd = ann.get("iscrowd") in (1, True)
+            crowd = ann.get("iscrowd") in (1, True) and not crowd_as_target
             if crowd:
                 report.add("annotation-crowd", file, id=aid)
             rec.boxes.append(Box(aid, cid, x0, y0, x1 - x0, y1 - y0, crowd))
@@ -302,6 +327,7 @@ def validate(
     *,
     tolerance: float = 0.02,
     full_decode: bool = False,
+    crowd_as_target: bool = False,
     cache: HashCache | None = None,
     workers: int = 4,
     progress: Callable[[int], None] | None = None,
@@ -312,22 +338,27 @@ def validate(
     index = ImageIndex(images_root)
     images = _images(sources, index, report)
     _check_files(images, images_root, report, cache, full_decode, workers, progress)
-    _annotations(sources, images, {c.coco_id for c in categories}, report, tolerance)
+    _annotations(sources, images, {c.coco_id for c in categories}, report, tolerance, crowd_as_target)
     used = {b.category_id for rec in images.values() for b in rec.trainable_boxes}
     for c in categories:
         if c.coco_id not in used:
             report.add("category-no-boxes", str(sources[0].path), id=c.coco_id, name=c.name)
-    report.counts.update({
-        "images_declared": sum(len(s.doc["images"]) for s in sources),
-        "annotations_declared": sum(len(s.doc["annotations"]) for s in sources),
-        "images_kept": len(images),
-        "boxes_kept": sum(len(r.trainable_boxes) for r in images.values()),
-        "crowd_kept": sum(len(r.boxes) - len(r.trainable_boxes) for r in images.values()),
-        "categories": len(categories),
-    })
+    report.counts.update(
+        {
+            "images_declared": sum(len(s.doc["images"]) for s in sources),
+            "annotations_declared": sum(len(s.doc["annotations"]) for s in sources),
+            "images_kept": len(images),
+            "boxes_kept": sum(len(r.trainable_boxes) for r in images.values()),
+            "crowd_kept": sum(len(r.boxes) - len(r.trainable_boxes) for r in images.values()),
+            "categories": len(categories),
+        }
+    )
     if not used:
-        report.fatal("nothing-trainable", str(sources[0].path),
-                     "nothing trainable remains: no image with a valid box survived validation")
+        report.fatal(
+            "nothing-trainable",
+            str(sources[0].path),
+            "nothing trainable remains: no image with a valid box survived validation",
+        )
     return Validated(categories, list(images.values()))
 
 

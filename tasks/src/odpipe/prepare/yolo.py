@@ -46,8 +46,14 @@ def label_lines(boxes: list[Box], width: int, height: int, index_of: dict[int, i
     return "".join(out)
 
 
-def write_split_images(root: Path, images_root: Path, images: list[ImageRecord], categories: list[Category],
-                       mode: LinkMode, progress: Callable[[int], None] | None = None) -> None:
+def write_split_images(
+    root: Path,
+    images_root: Path,
+    images: list[ImageRecord],
+    categories: list[Category],
+    mode: LinkMode,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     index_of = {c.coco_id: i for i, c in enumerate(categories)}
     made: set[str] = set()
     for rec in images:
@@ -59,7 +65,8 @@ def write_split_images(root: Path, images_root: Path, images: list[ImageRecord],
         name = dataset_name(rec.relpath)
         place_image(images_root / rec.relpath, root / "images" / rec.split / name, mode)
         (root / "labels" / rec.split / f"{PurePosixPath(name).stem}.txt").write_text(
-            label_lines(rec.boxes, rec.width, rec.height, index_of))
+            label_lines(rec.boxes, rec.width, rec.height, index_of)
+        )
         if progress:
             progress(1)
 
@@ -71,15 +78,34 @@ def coco_for_split(images: list[ImageRecord], categories: list[Category], split:
     ann_id = 0
     chosen = sorted((r for r in images if r.split == split), key=lambda r: r.relpath)
     for img_id, rec in enumerate(chosen, start=1):
-        out_images.append({"id": img_id, "file_name": dataset_name(rec.relpath), "width": rec.width,
-                           "height": rec.height, "source_id": rec.orig_id})
+        out_images.append(
+            {
+                "id": img_id,
+                "file_name": dataset_name(rec.relpath),
+                "width": rec.width,
+                "height": rec.height,
+                "source_id": rec.orig_id,
+            }
+        )
         for b in rec.boxes:
             ann_id += 1
-            out_anns.append({"id": ann_id, "image_id": img_id, "category_id": b.category_id,
-                             "bbox": [b.x, b.y, b.w, b.h], "area": b.w * b.h, "iscrowd": int(b.iscrowd),
-                             "source_id": b.orig_id})
-    return {"info": {"description": f"odpipe {split} split"}, "images": out_images, "annotations": out_anns,
-            "categories": [{"id": c.coco_id, "name": c.name} for c in categories]}
+            out_anns.append(
+                {
+                    "id": ann_id,
+                    "image_id": img_id,
+                    "category_id": b.category_id,
+                    "bbox": [b.x, b.y, b.w, b.h],
+                    "area": b.w * b.h,
+                    "iscrowd": int(b.iscrowd),
+                    "source_id": b.orig_id,
+                }
+            )
+    return {
+        "info": {"description": f"odpipe {split} split"},
+        "images": out_images,
+        "annotations": out_anns,
+        "categories": [{"id": c.coco_id, "name": c.name} for c in categories],
+    }
 
 
 def write_data_yaml(root: Path, categories: list[Category], splits: list[str], final_path: Path) -> Path:
