@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from odpipe.local.s3server import S3Server
 from odpipe.storage import Storage
 
@@ -28,9 +27,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def shared_testdata(*parts: str) -> Path:
     path = TESTDATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(
-            f"shared test data not present: {path} (the tests read ../shared/testdata beside the repo)"
-        )
+        pytest.skip(f"shared test data not present: {path} (the tests read ../shared/testdata beside the repo)")
     return path
 
 

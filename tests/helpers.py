@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner
-
 from odpipe.cli import app
+from typer.testing import CliRunner
 
 
 @dataclass

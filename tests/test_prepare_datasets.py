@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from conftest import shared_testdata
 from helpers import odpipe
-
 from odpipe.storage import Storage
 
 BCCD_OUT = ("bccd", "voc2coco", "sample", "outputs")
@@ -21,10 +20,7 @@ BCCD_IMAGES = ("bccd", "BCCD_Dataset", "BCCD", "JPEGImages")
 
 
 def test_bccd_three_split_files(tmp_path: Path) -> None:
-    files = [
-        str(shared_testdata(*BCCD_OUT, f"bccd_{s}_cocoformat.json"))
-        for s in ("train", "val", "test")
-    ]
+    files = [str(shared_testdata(*BCCD_OUT, f"bccd_{s}_cocoformat.json")) for s in ("train", "val", "test")]
     images = shared_testdata(*BCCD_IMAGES)
     run = odpipe(
         tmp_path,
@@ -56,9 +52,7 @@ def test_bccd_three_split_files(tmp_path: Path) -> None:
     assert len(val["images"]) == 87 and len(val["annotations"]) == 1138
     assert {a["category_id"] for a in val["annotations"]} == {1, 2, 3}
     assert len(list((root / "labels" / "train").glob("*.txt"))) == 205
-    assert (tmp_path / "artifacts/outputs/params/dataset-id").read_text() == m[
-        "dataset_id"
-    ]
+    assert (tmp_path / "artifacts/outputs/params/dataset-id").read_text() == m["dataset_id"]
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])
@@ -81,11 +75,7 @@ def test_bccd_each_split_file_alone(tmp_path: Path, split: str) -> None:
 
 def _read_labels(path: Path) -> list[list[float]]:
     # datumaro's fixture files have no trailing newline; one box per file here
-    return [
-        [float(v) for v in line.split()]
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
+    return [[float(v) for v in line.split()] for line in path.read_text().splitlines() if line.strip()]
 
 
 def test_roboflow_coco_gives_roboflow_yolo_labels(tmp_path: Path) -> None:
@@ -113,9 +103,7 @@ def test_roboflow_coco_gives_roboflow_yolo_labels(tmp_path: Path) -> None:
             assert len(got) == len(want)
             for g, w in zip(got, want, strict=True):
                 assert g[0] == w[0]
-                assert all(
-                    abs(a - b) <= 1e-6 for a, b in zip(g[1:], w[1:], strict=True)
-                ), (ours, g, w)
+                assert all(abs(a - b) <= 1e-6 for a, b in zip(g[1:], w[1:], strict=True)), (ours, g, w)
             pairs += 1
     assert pairs == 3
     default = odpipe(
@@ -138,9 +126,7 @@ def test_roboflow_coco_gives_roboflow_yolo_labels(tmp_path: Path) -> None:
     }
 
 
-def test_same_dataset_from_disk_and_from_s3_gets_same_id(
-    tmp_path: Path, shapes: Path, s3: Storage
-) -> None:
+def test_same_dataset_from_disk_and_from_s3_gets_same_id(tmp_path: Path, shapes: Path, s3: Storage) -> None:
     bucket = os.environ["ODPIPE_DATASETS_BUCKET"]
     for p in (shapes / "images").iterdir():
         s3.upload_file(p, bucket, f"shapes/images/{p.name}")
@@ -165,7 +151,7 @@ def test_same_dataset_from_disk_and_from_s3_gets_same_id(
     assert disk.manifest()["dataset_id"] == remote.manifest()["dataset_id"]
     assert "12 downloaded, 0 unchanged" in remote.output
     # incremental: a second sync downloads only what changed
-    changed = sorted((shapes / "images").iterdir())[0]
+    changed = min((shapes / "images").iterdir())
     s3.upload_file(changed, bucket, "shapes/images/extra.jpg")
     again = odpipe(
         tmp_path / "s3",
@@ -190,11 +176,7 @@ def test_missing_bucket_and_unreachable_s3_name_endpoint_and_bucket(
         "--images",
         "s3://no-such-bucket-here/x",
     )
-    assert (
-        run.exit_code == 3
-        and "no-such-bucket-here" in run.output
-        and "does not exist" in run.output
-    )
+    assert run.exit_code == 3 and "no-such-bucket-here" in run.output and "does not exist" in run.output
     run = odpipe(
         tmp_path,
         "prepare",
@@ -204,16 +186,10 @@ def test_missing_bucket_and_unreachable_s3_name_endpoint_and_bucket(
         "s3://b/x",
         env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
     )
-    assert (
-        run.exit_code == 3
-        and "127.0.0.1:9" in run.output
-        and "unreachable" in run.output
-    )
+    assert run.exit_code == 3 and "127.0.0.1:9" in run.output and "unreachable" in run.output
 
 
-def test_same_input_reused_and_parameters_change_the_id(
-    tmp_path: Path, shapes: Path
-) -> None:
+def test_same_input_reused_and_parameters_change_the_id(tmp_path: Path, shapes: Path) -> None:
     args = [
         "prepare",
         "--annotations",
@@ -222,25 +198,14 @@ def test_same_input_reused_and_parameters_change_the_id(
         str(shapes / "images"),
     ]
     first = odpipe(tmp_path, *args)
-    first_manifest = (
-        first.manifest()
-    )  # read now: every run writes the same outputs folder
+    first_manifest = first.manifest()  # read now: every run writes the same outputs folder
     second = odpipe(tmp_path, *args)
     assert first.exit_code == second.exit_code == 0
     assert "already prepared" in second.output
     assert second.manifest() == first_manifest
     other = odpipe(tmp_path, *args, "--seed", "7")
     assert other.manifest()["dataset_id"] != first_manifest["dataset_id"]
-    assert (
-        len(
-            [
-                p
-                for p in (tmp_path / "data/datasets").iterdir()
-                if not p.name.startswith(".")
-            ]
-        )
-        == 2
-    )
+    assert len([p for p in (tmp_path / "data/datasets").iterdir() if not p.name.startswith(".")]) == 2
 
 
 def test_killed_run_leaves_nothing_taken_for_finished(tmp_path: Path) -> None:
@@ -263,32 +228,24 @@ def test_killed_run_leaves_nothing_taken_for_finished(tmp_path: Path) -> None:
         "--workers",
         "1",
     ]
-    proc = subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     datasets = tmp_path / "root/data/datasets"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(datasets.glob(".tmp-*/images")):
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not [p for p in datasets.iterdir() if not p.name.startswith(".tmp-")], (
-        "a half dataset looks finished"
-    )
-    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert not [p for p in datasets.iterdir() if not p.name.startswith(".tmp-")], "a half dataset looks finished"
+    done = subprocess.run(args, check=False, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    manifest = json.loads(
-        (tmp_path / "root/artifacts/outputs/dataset.json").read_text()
-    )
+    manifest = json.loads((tmp_path / "root/artifacts/outputs/dataset.json").read_text())
     final = datasets / manifest["dataset_id"]
     assert len(list((final / "labels").rglob("*.txt"))) == 600
 
 
 def test_val_list_and_augmentation(tmp_path: Path, shapes: Path) -> None:
     val_list = tmp_path / "val.txt"
-    val_list.write_text(
-        "# two images by stem, one by id\nshape_00001\nshape_00002.jpg\n3\n"
-    )
+    val_list.write_text("# two images by stem, one by id\nshape_00001\nshape_00002.jpg\n3\n")
     aug = tmp_path / "aug.yaml"
     aug.write_text("copies: 2\ntransforms:\n  - {name: HorizontalFlip, p: 1.0}\n")
     run = odpipe(
@@ -310,9 +267,7 @@ def test_val_list_and_augmentation(tmp_path: Path, shapes: Path) -> None:
     root = tmp_path / "r/data" / m["paths"]["root"]
     orig = (root / "labels/train/shape_00004.txt").read_text().split()
     flipped = (root / "labels/train/shape_00004__aug0.txt").read_text().split()
-    assert (
-        orig[0] == flipped[0] and abs(float(flipped[1]) - (1 - float(orig[1]))) < 1e-3
-    )
+    assert orig[0] == flipped[0] and abs(float(flipped[1]) - (1 - float(orig[1]))) < 1e-3
     bad = tmp_path / "bad.yaml"
     bad.write_text("transforms:\n  - {name: NoSuchTransform}\n")
     run = odpipe(
@@ -325,8 +280,4 @@ def test_val_list_and_augmentation(tmp_path: Path, shapes: Path) -> None:
         "--augment",
         str(bad),
     )
-    assert (
-        run.exit_code == 2
-        and "NoSuchTransform" in run.output
-        and "bad.yaml" in run.output
-    )
+    assert run.exit_code == 2 and "NoSuchTransform" in run.output and "bad.yaml" in run.output

@@ -25,11 +25,7 @@ def prepare(
     images: Path | None = None,
 ) -> Run:
     tmp_path.mkdir(parents=True, exist_ok=True)
-    ann = (
-        write_json(tmp_path / "ann.json", doc)
-        if doc is not None
-        else shapes / "annotations.json"
-    )
+    ann = write_json(tmp_path / "ann.json", doc) if doc is not None else shapes / "annotations.json"
     return odpipe(
         tmp_path / "root",
         "prepare",
@@ -56,9 +52,7 @@ COCO_DIR = ("datumaro", "tests", "assets", "coco_dataset", "coco", "annotations"
         ("stuff_train.json", "iscrowd=1"),
     ],
 )
-def test_non_instances_files_fail_clearly(
-    tmp_path: Path, shapes: Path, name: str, words: str
-) -> None:
+def test_non_instances_files_fail_clearly(tmp_path: Path, shapes: Path, name: str, words: str) -> None:
     path = shared_testdata(*COCO_DIR, name)
     run = odpipe(
         tmp_path,
@@ -110,22 +104,15 @@ def test_top_level_not_an_object(tmp_path: Path, shapes: Path) -> None:
 
 
 # -- images ---------------------------------------------------------------------------------------
-def test_missing_image_dropped_with_warning_and_strict_fails(
-    tmp_path: Path, shapes: Path
-) -> None:
+def test_missing_image_dropped_with_warning_and_strict_fails(tmp_path: Path, shapes: Path) -> None:
     doc = base(shapes)
     doc["images"][0]["file_name"] = "nope.jpg"
     run = prepare(tmp_path, shapes, doc)
     assert run.exit_code == 0, run.output
     finding = run.codes()["image-missing"]
-    assert (
-        finding["level"] == "warning"
-        and finding["first"][0]["id"] == doc["images"][0]["id"]
-    )
+    assert finding["level"] == "warning" and finding["first"][0]["id"] == doc["images"][0]["id"]
     assert finding["first"][0]["file_name"] == "nope.jpg"
-    n_boxes = sum(
-        1 for a in doc["annotations"] if a["image_id"] != doc["images"][0]["id"]
-    )
+    n_boxes = sum(1 for a in doc["annotations"] if a["image_id"] != doc["images"][0]["id"])
     m = run.manifest()
     assert sum(s["boxes"] for s in m["splits"].values()) == n_boxes
     strict = prepare(tmp_path / "s", shapes, doc, "--strict")
@@ -142,9 +129,7 @@ def test_corrupt_and_truncated_images(tmp_path: Path, shapes: Path) -> None:
     doc = base(shapes)
     first, second = doc["images"][0]["file_name"], doc["images"][1]["file_name"]
     data = (images / first).read_bytes()
-    (images / first).write_bytes(
-        data[: len(data) // 2]
-    )  # truncated JPEG: header fine, no end marker
+    (images / first).write_bytes(data[: len(data) // 2])  # truncated JPEG: header fine, no end marker
     (images / second).write_bytes(b"this is not an image")
     run = prepare(tmp_path, shapes, doc, images=images)
     assert run.exit_code == 0, run.output
@@ -177,18 +162,12 @@ def test_duplicate_image_ids_and_files(tmp_path: Path, shapes: Path) -> None:
     codes = run.codes()
     assert codes["image-duplicate-id"]["first"][0]["id"] == doc["images"][3]["id"]
     assert codes["image-duplicate-file"]["first"][0]["id"] == 999
-    assert (
-        codes["image-duplicate-file"]["first"][0]["first_id"] == doc["images"][5]["id"]
-    )
+    assert codes["image-duplicate-file"]["first"][0]["first_id"] == doc["images"][5]["id"]
 
 
-def test_foreign_absolute_and_subfolder_paths_resolve(
-    tmp_path: Path, shapes: Path
-) -> None:
+def test_foreign_absolute_and_subfolder_paths_resolve(tmp_path: Path, shapes: Path) -> None:
     doc = base(shapes)
-    doc["images"][0]["file_name"] = (
-        "/home/someone/data/" + doc["images"][0]["file_name"]
-    )
+    doc["images"][0]["file_name"] = "/home/someone/data/" + doc["images"][0]["file_name"]
     doc["images"][1]["file_name"] = "C:\\data\\" + doc["images"][1]["file_name"]
     doc["images"][2]["file_name"] = "train/sub/" + doc["images"][2]["file_name"]
     run = prepare(tmp_path, shapes, doc)
@@ -243,17 +222,13 @@ def test_bad_annotations_dropped_with_warning(
     assert finding["first"][0]["file"].endswith("ann.json")
     assert run.report()["counts"]["boxes_kept"] == len(doc["annotations"]) - 1
     strict = prepare(tmp_path / "strict", shapes, doc, "--strict")
-    assert (
-        strict.exit_code == 2 and code in strict.output and "9000001" in strict.output
-    )
+    assert strict.exit_code == 2 and code in strict.output and "9000001" in strict.output
 
 
 def test_bbox_slightly_outside_is_clipped(tmp_path: Path, shapes: Path) -> None:
     doc = base(shapes)
     img = doc["images"][0]
-    doc["annotations"].append(
-        {"id": 777, "image_id": img["id"], "category_id": 1, "bbox": [-0.5, 10, 20, 20]}
-    )
+    doc["annotations"].append({"id": 777, "image_id": img["id"], "category_id": 1, "bbox": [-0.5, 10, 20, 20]})
     run = prepare(tmp_path, shapes, doc, "--val-fraction", "0")
     # val-fraction 0 leaves no val split: the run says so
     assert run.exit_code == 2 and "no-val-split" in run.output
@@ -286,9 +261,7 @@ def test_crowd_kept_for_evaluation_not_training(tmp_path: Path, shapes: Path) ->
     root = run.root / "data" / m["paths"]["root"]
     val = json.loads((root / "val_coco.json").read_text())
     assert sum(a["iscrowd"] for a in val["annotations"]) == m["splits"]["val"]["crowd"]
-    labels = sum(
-        len(p.read_text().splitlines()) for p in (root / "labels").rglob("*.txt")
-    )
+    labels = sum(len(p.read_text().splitlines()) for p in (root / "labels").rglob("*.txt"))
     assert labels == len(doc["annotations"]) - crowd
 
 
@@ -297,9 +270,7 @@ def test_string_int_and_huge_ids(tmp_path: Path, shapes: Path) -> None:
     big = 2**31 + 12345
     old = doc["images"][0]["id"]
     doc["images"][0]["id"] = big
-    doc["images"][1]["id"] = str(
-        doc["images"][1]["id"]
-    )  # "2" in images, 2 in annotations
+    doc["images"][1]["id"] = str(doc["images"][1]["id"])  # "2" in images, 2 in annotations
     for ann in doc["annotations"]:
         if ann["image_id"] == old:
             ann["image_id"] = str(big)
