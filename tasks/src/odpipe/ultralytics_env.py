@@ -1,0 +1,63 @@
+"""Make Ultralytics (and onnxruntime, albumentations, matplotlib) work offline, with writable paths
+under a scratch folder only, so a read-only root filesystem and a cluster without internet both work.
+
+Call `prepare_offline()` before the first `import ultralytics`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+OFFLINE_ENV = {
+    "YOLO_OFFLINE": "1",
+    "YOLO_AUTOINSTALL": "0",
+    "ORT_DISABLE_TELEMETRY": "1",
+    "NO_ALBUMENTATIONS_UPDATE": "1",
+    "MPLBACKEND": "Agg",
+}
+FONTS = ("Arial.ttf", "Arial.Unicode.ttf")
+
+
+def scratch_dir() -> Path:
+    return Path(os.environ.get("ODPIPE_SCRATCH") or Path(tempfile.gettempdir()) / "odpipe")
+
+
+def prepare_offline(verbose: bool = False) -> None:
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("YOLO_VERBOSE", "true" if verbose else "false")
+    scratch = scratch_dir()
+    for var, sub in (("YOLO_CONFIG_DIR", "yolo"), ("MPLCONFIGDIR", "matplotlib"),
+                     ("TORCHINDUCTOR_CACHE_DIR", "torchinductor")):
+        if not os.environ.get(var):
+            os.environ[var] = str(scratch / sub)
+        Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
+    seed_fonts(Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics")
+
+
+def seed_fonts(dest: Path) -> None:
+    """Ultralytics fetches Arial.ttf from GitHub for plots and labels even with plots=False; give it
+    matplotlib's DejaVuSans under that name instead."""
+    if all((dest / f).exists() for f in FONTS):
+        return
+    import matplotlib
+
+    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in FONTS:
+        if not (dest / name).exists():
+            shutil.copyfile(source, dest / name)
+
+
+def import_ultralytics():  # type: ignore[no-untyped-def]
+    """Import ultralytics offline, with settings sync (telemetry) off; returns the module."""
+    prepare_offline()
+    import ultralytics
+    from ultralytics.utils import SETTINGS
+
+    if SETTINGS.get("sync"):
+        SETTINGS.update(sync=False)
+    return ultralytics
