@@ -172,11 +172,19 @@ def prepare(
 
 @app.command()
 def train(
-    dataset: Annotated[Path | None, typer.Option(help="Dataset manifest from prepare [default: inputs/dataset.json].")] = None,
-    base_weights: Annotated[Path | None, typer.Option(
-        help="Pretrained YOLO checkpoint [default: inputs/base.pt when present]; never downloaded.")] = None,
-    model: Annotated[str, typer.Option(help="Model YAML to train from scratch (yolo11n.yaml, yolov8s.yaml, ...) "
-                                       "or a local .pt checkpoint.")] = "yolo11n.yaml",
+    dataset: Annotated[
+        Path | None, typer.Option(help="Dataset manifest from prepare [default: inputs/dataset.json].")
+    ] = None,
+    base_weights: Annotated[
+        Path | None,
+        typer.Option(help="Pretrained YOLO checkpoint [default: inputs/base.pt when present]; never downloaded."),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Model YAML to train from scratch (yolo11n.yaml, yolov8s.yaml, ...) or a local .pt checkpoint."
+        ),
+    ] = "yolo11n.yaml",
     epochs: Annotated[int, typer.Option(min=1, help="Epochs to train.")] = 100,
     imgsz: Annotated[int, typer.Option(min=32, help="Training image size (pixels).")] = 640,
     batch: Annotated[int, typer.Option(help="Batch size (-1: Ultralytics auto batch on GPU).")] = 16,
@@ -184,12 +192,22 @@ def train(
     workers: Annotated[int, typer.Option(min=0, help="Data loader workers.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     patience: Annotated[int, typer.Option(min=0, help="Early stopping patience (epochs without improvement).")] = 100,
-    arg: Annotated[list[str] | None, typer.Option(
-        "--arg", help="Other Ultralytics train argument as key=value (repeatable), e.g. --arg lr0=0.005; "
-        "checked against Ultralytics' known keys.")] = None,
-    run_id: Annotated[str | None, typer.Option(
-        envvar="ODPIPE_RUN_ID", help="Run id (the workflow uid in Argo): a retry with the same id resumes from "
-        "the last epoch [default: generated].")] = None,
+    arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arg",
+            help="Other Ultralytics train argument as key=value (repeatable), e.g. --arg lr0=0.005; "
+            "checked against Ultralytics' known keys.",
+        ),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ODPIPE_RUN_ID",
+            help="Run id (the workflow uid in Argo): a retry with the same id resumes from "
+            "the last epoch [default: generated].",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="Show Ultralytics' own logs as well.")] = False,
     inputs_dir: InputsOpt = None,
     outputs_dir: OutputsOpt = None,
@@ -209,8 +227,17 @@ def train(
         from odpipe.train.params import TrainParams, parse_extra
         from odpipe.train.run import run_train
 
-        params = TrainParams(model=model, epochs=epochs, imgsz=imgsz, batch=batch, device=device, workers=workers,
-                             seed=seed, patience=patience, extra=parse_extra(arg or []))
+        params = TrainParams(
+            model=model,
+            epochs=epochs,
+            imgsz=imgsz,
+            batch=batch,
+            device=device,
+            workers=workers,
+            seed=seed,
+            patience=patience,
+            extra=parse_extra(arg or []),
+        )
         result = run_train(params, layout, manifest=dataset, base_weights=base_weights, run_id=run_id)
     except OdpipeError as exc:
         _fail(exc)
@@ -218,8 +245,100 @@ def train(
     from odpipe.console import console
 
     s = result.metrics["stats"]
-    console.print(f"COCO mAP50-95={s['AP']:.4f} mAP50={s['AP50']:.4f} after {result.metrics['epochs_done']} epochs "
-                  f"on {result.metrics['device']}; run {result.run_dir}", markup=False)
+    console.print(
+        f"COCO mAP50-95={s['AP']:.4f} mAP50={s['AP50']:.4f} after {result.metrics['epochs_done']} epochs "
+        f"on {result.metrics['device']}; run {result.run_dir}",
+        markup=False,
+    )
+
+
+@app.command("export-deploy")
+def export_deploy(
+    model_name: Annotated[str, typer.Option(help="Model name in the repository (Triton layout <name>/<version>/).")],
+    weights: Annotated[Path | None, typer.Option(help="Trained weights [default: inputs/best.pt].")] = None,
+    dataset: Annotated[Path | None, typer.Option(help="Dataset manifest [default: inputs/dataset.json].")] = None,
+    metrics: Annotated[Path | None, typer.Option(help="Training metrics [default: inputs/metrics.json].")] = None,
+    opset: Annotated[
+        int | None, typer.Option(min=11, help="ONNX opset [default: Ultralytics' choice].", rich_help_panel="Export")
+    ] = None,
+    dynamic: Annotated[
+        bool, typer.Option(help="Dynamic batch (and image size) axes.", rich_help_panel="Export")
+    ] = True,
+    imgsz: Annotated[
+        int | None,
+        typer.Option(min=32, help="Export image size [default: the training run's].", rich_help_panel="Export"),
+    ] = None,
+    max_batch_size: Annotated[
+        int, typer.Option(min=1, help="Triton max_batch_size with a dynamic batch.", rich_help_panel="Export")
+    ] = 8,
+    min_map50_95: Annotated[
+        float | None,
+        typer.Option(
+            "--min-map50-95",
+            min=0.0,
+            max=1.0,
+            help="Publish only when the ONNX model's COCO mAP50-95 reaches this.",
+            rich_help_panel="Quality gate",
+        ),
+    ] = None,
+    require_improvement: Annotated[
+        bool,
+        typer.Option(
+            help="Publish only when the model beats the latest deployed version evaluated on the same dataset.",
+            rich_help_panel="Quality gate",
+        ),
+    ] = False,
+    map_tolerance: Annotated[
+        float, typer.Option(help="Allowed |mAP50-95(ONNX) - mAP50-95(PyTorch)|.", rich_help_panel="Quality gate")
+    ] = 0.01,
+    max_box_diff: Annotated[
+        float,
+        typer.Option(help="Allowed max |box| difference, pixels (tensor parity).", rich_help_panel="Quality gate"),
+    ] = 0.5,
+    max_score_diff: Annotated[
+        float, typer.Option(help="Allowed max |score| difference (tensor parity).", rich_help_panel="Quality gate")
+    ] = 1e-3,
+    workflow_name: Annotated[
+        str | None, typer.Option(envvar="ODPIPE_WORKFLOW_NAME", help="Recorded in the model card.")
+    ] = None,
+    workflow_uid: Annotated[
+        str | None, typer.Option(envvar="ODPIPE_WORKFLOW_UID", help="Recorded in the model card.")
+    ] = None,
+    inputs_dir: InputsOpt = None,
+    outputs_dir: OutputsOpt = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Export best.pt to ONNX (onnxsim, onnx.checker), check parity with PyTorch, gate, and publish.
+
+    Publishes <name>/<version>/model.onnx and model-card.json (and <name>/config.pbtxt) to the models
+    bucket; outputs model.onnx and model-card.json; output parameter model-version. A failed gate exits 4
+    and publishes nothing.
+    """
+    from odpipe.contract import Layout
+    from odpipe.ultralytics_env import prepare_offline
+
+    prepare_offline()
+    layout = Layout.resolve(inputs_dir, outputs_dir, data_dir)
+    try:
+        from odpipe.export.run import ExportOptions, run_export
+
+        opts = ExportOptions(
+            model_name=model_name,
+            opset=opset,
+            dynamic=dynamic,
+            imgsz=imgsz,
+            max_batch_size=max_batch_size,
+            min_map50_95=min_map50_95,
+            require_improvement=require_improvement,
+            map_tolerance=map_tolerance,
+            max_box_diff=max_box_diff,
+            max_score_diff=max_score_diff,
+            workflow_name=workflow_name,
+            workflow_uid=workflow_uid,
+        )
+        run_export(opts, layout, weights=weights, manifest=dataset, metrics_path=metrics)
+    except OdpipeError as exc:
+        _fail(exc)
 
 
 def main() -> None:

@@ -30,8 +30,11 @@ def prepare_offline(verbose: bool = False) -> None:
         os.environ.setdefault(key, value)
     os.environ.setdefault("YOLO_VERBOSE", "true" if verbose else "false")
     scratch = scratch_dir()
-    for var, sub in (("YOLO_CONFIG_DIR", "yolo"), ("MPLCONFIGDIR", "matplotlib"),
-                     ("TORCHINDUCTOR_CACHE_DIR", "torchinductor")):
+    for var, sub in (
+        ("YOLO_CONFIG_DIR", "yolo"),
+        ("MPLCONFIGDIR", "matplotlib"),
+        ("TORCHINDUCTOR_CACHE_DIR", "torchinductor"),
+    ):
         if not os.environ.get(var):
             os.environ[var] = str(scratch / sub)
         Path(os.environ[var]).mkdir(parents=True, exist_ok=True)

@@ -43,9 +43,12 @@ def evaluate(gt: Path | dict[str, Any], detections: list[dict[str, Any]]) -> dic
     categories = {c["id"]: c["name"] for c in coco_gt.dataset.get("categories", [])}
     if not detections:
         stats = [0.0] * len(STAT_NAMES)
-        return {"stats": dict(zip(STAT_NAMES, stats, strict=True)),
-                "per_class": {str(cid): {"name": n, "AP": 0.0} for cid, n in categories.items()},
-                "detections": 0, "images": len(coco_gt.getImgIds())}
+        return {
+            "stats": dict(zip(STAT_NAMES, stats, strict=True)),
+            "per_class": {str(cid): {"name": n, "AP": 0.0} for cid, n in categories.items()},
+            "detections": 0,
+            "images": len(coco_gt.getImgIds()),
+        }
     with contextlib.redirect_stdout(io.StringIO()):
         coco_dt = coco_gt.loadRes([dict(d) for d in detections])
         ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
@@ -57,7 +60,13 @@ def evaluate(gt: Path | dict[str, Any], detections: list[dict[str, Any]]) -> dic
     for k, cid in enumerate(ev.params.catIds):
         p = precision[:, :, k, 0, -1]
         valid = p[p > -1]
-        per_class[str(cid)] = {"name": categories.get(cid, str(cid)),
-                               "AP": float(np.mean(valid)) if valid.size else -1.0}
-    return {"stats": {n: float(v) for n, v in zip(STAT_NAMES, ev.stats, strict=True)}, "per_class": per_class,
-            "detections": len(detections), "images": len(coco_gt.getImgIds())}
+        per_class[str(cid)] = {
+            "name": categories.get(cid, str(cid)),
+            "AP": float(np.mean(valid)) if valid.size else -1.0,
+        }
+    return {
+        "stats": {n: float(v) for n, v in zip(STAT_NAMES, ev.stats, strict=True)},
+        "per_class": per_class,
+        "detections": len(detections),
+        "images": len(coco_gt.getImgIds()),
+    }

@@ -39,8 +39,12 @@ class Dataset:
 
     def write_data_yaml(self, dest: Path) -> Path:
         """A data.yaml whose `path` is where the dataset is on *this* machine's data volume."""
-        doc = {"path": str(self.root), "train": "images/train", "val": "images/val",
-               "names": {c["index"]: c["name"] for c in self.classes}}
+        doc = {
+            "path": str(self.root),
+            "train": "images/train",
+            "val": "images/val",
+            "names": {c["index"]: c["name"] for c in self.classes},
+        }
         if (self.root / "images" / "test").is_dir():
             doc["test"] = "images/test"
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +72,10 @@ def load_dataset(manifest_path: Path, data_dir: Path) -> Dataset:
     root = data_dir / manifest["paths"]["root"]
     ds_id = manifest["dataset_id"]
     if not root.is_dir():
-        raise InputError(f"dataset {ds_id}: folder {root} not found on the data volume (was prepare run against "
-                         f"the same volume, {data_dir}?)")
+        raise InputError(
+            f"dataset {ds_id}: folder {root} not found on the data volume (was prepare run against "
+            f"the same volume, {data_dir}?)"
+        )
     on_disk = root / contract.DATASET_MANIFEST
     if not on_disk.exists() or json.loads(on_disk.read_text()).get("dataset_id") != ds_id:
         raise InputError(f"dataset {ds_id}: {root} is incomplete (no dataset.json with this id)")
@@ -79,8 +85,10 @@ def load_dataset(manifest_path: Path, data_dir: Path) -> Dataset:
         folder = root / "images" / split
         have = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else 0
         if have != want or (split == "val" and want == 0):
-            raise InputError(f"dataset {ds_id}: {folder} holds {have} images, the manifest says {want}: "
-                             f"incomplete or damaged dataset")
+            raise InputError(
+                f"dataset {ds_id}: {folder} holds {have} images, the manifest says {want}: "
+                f"incomplete or damaged dataset"
+            )
     ds = Dataset(manifest_path, manifest, root)
     if not ds.val_coco.exists():
         raise InputError(f"dataset {ds_id}: {ds.val_coco} missing (needed for COCO evaluation)")

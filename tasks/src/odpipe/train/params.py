@@ -10,9 +10,29 @@ import yaml
 from odpipe.errors import InputError
 
 # Set by odpipe itself (paths, resume, the named flags): not accepted in the pass-through.
-MANAGED = {"data", "project", "name", "exist_ok", "resume", "model", "epochs", "imgsz", "batch", "device",
-           "workers", "seed", "patience", "pretrained", "mode", "task", "save", "save_period", "cfg", "tracker",
-           "source"}
+MANAGED = {
+    "data",
+    "project",
+    "name",
+    "exist_ok",
+    "resume",
+    "model",
+    "epochs",
+    "imgsz",
+    "batch",
+    "device",
+    "workers",
+    "seed",
+    "patience",
+    "pretrained",
+    "mode",
+    "task",
+    "save",
+    "save_period",
+    "cfg",
+    "tracker",
+    "source",
+}
 
 
 @dataclass

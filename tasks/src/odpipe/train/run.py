@@ -18,6 +18,7 @@ from odpipe.contract import Layout
 from odpipe.errors import InputError
 from odpipe.train.dataset import Dataset, load_dataset
 from odpipe.train.params import TrainParams, check_extra, resolve_device
+from odpipe.yolo_checkpoint import check_checkpoint
 
 PARAMS_FILE = "odpipe-train.json"
 COMPLETE_MARKER = "COMPLETE"
@@ -35,25 +36,6 @@ def new_run_id() -> str:
     return f"local-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def check_checkpoint(path: Path) -> None:
-    """Refuse anything that is not an Ultralytics YOLO detection checkpoint, before training starts."""
-    import torch
-
-    if not path.is_file():
-        raise InputError(f"{path}: base weights not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise InputError(f"{path}: not a PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
-    model = ckpt.get("ema") or ckpt.get("model") if isinstance(ckpt, dict) else None
-    if model is None or not hasattr(model, "yaml") or not hasattr(model, "names"):
-        keys = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise InputError(f"{path}: not a YOLO checkpoint (no Ultralytics model under 'model'; found {keys})")
-    task = getattr(model, "task", None) or model.yaml.get("task", "detect")
-    if task != "detect":
-        raise InputError(f"{path}: a YOLO {task} checkpoint; odpipe trains detection models")
-
-
 def build_model(params: TrainParams, base: Path | None) -> Any:
     from ultralytics import YOLO
 
@@ -63,9 +45,11 @@ def build_model(params: TrainParams, base: Path | None) -> Any:
     name = params.model
     if name.endswith(".pt"):
         if not Path(name).is_file():
-            raise InputError(f"--model {name}: not a local file; odpipe never downloads weights. Pass pretrained "
-                             f"weights as the base.pt input artifact (--base-weights) or train from a model YAML "
-                             f"such as yolo11n.yaml")
+            raise InputError(
+                f"--model {name}: not a local file; odpipe never downloads weights. Pass pretrained "
+                f"weights as the base.pt input artifact (--base-weights) or train from a model YAML "
+                f"such as yolo11n.yaml"
+            )
         check_checkpoint(Path(name))
         return YOLO(name)
     if not name.endswith((".yaml", ".yml")):
@@ -73,8 +57,10 @@ def build_model(params: TrainParams, base: Path | None) -> Any:
     try:
         return YOLO(name)
     except (FileNotFoundError, KeyError, AssertionError, ValueError) as exc:
-        raise InputError(f"--model {name}: unknown model ({exc}); use an Ultralytics model YAML such as "
-                         f"yolo11n.yaml, yolov8s.yaml or a path to your own") from None
+        raise InputError(
+            f"--model {name}: unknown model ({exc}); use an Ultralytics model YAML such as "
+            f"yolo11n.yaml, yolov8s.yaml or a path to your own"
+        ) from None
 
 
 def _epoch_logger(total_hint: int, advance: Any) -> Any:
@@ -126,13 +112,23 @@ def _ultralytics_metrics(results_csv: Path) -> dict[str, float]:
     if not rows:
         return {}
     best = max(rows, key=lambda r: 0.1 * float(r["metrics/mAP50(B)"]) + 0.9 * float(r["metrics/mAP50-95(B)"]))
-    return {"mAP50": float(best["metrics/mAP50(B)"]), "mAP50-95": float(best["metrics/mAP50-95(B)"]),
-            "precision": float(best["metrics/precision(B)"]), "recall": float(best["metrics/recall(B)"]),
-            "best_epoch": int(float(best["epoch"]))}
+    return {
+        "mAP50": float(best["metrics/mAP50(B)"]),
+        "mAP50-95": float(best["metrics/mAP50-95(B)"]),
+        "precision": float(best["metrics/precision(B)"]),
+        "recall": float(best["metrics/recall(B)"]),
+        "best_epoch": int(float(best["epoch"])),
+    }
 
 
-def run_train(params: TrainParams, layout: Layout, *, manifest: Path | None = None, base_weights: Path | None = None,
-              run_id: str | None = None) -> TrainResult:
+def run_train(
+    params: TrainParams,
+    layout: Layout,
+    *,
+    manifest: Path | None = None,
+    base_weights: Path | None = None,
+    run_id: str | None = None,
+) -> TrainResult:
     from odpipe.ultralytics_env import import_ultralytics
 
     started = time.monotonic()
@@ -149,15 +145,20 @@ def run_train(params: TrainParams, layout: Layout, *, manifest: Path | None = No
     run_dir = layout.data / contract.DATA_RUNS / run_id
     ultra_dir = run_dir / ULTRA_NAME
     last = ultra_dir / "weights" / "last.pt"
-    record = {"dataset_id": ds.dataset_id, "params": params.as_dict(),
-              "base_weights": _sha(base_weights) if base_weights else None}
+    record = {
+        "dataset_id": ds.dataset_id,
+        "params": params.as_dict(),
+        "base_weights": _sha(base_weights) if base_weights else None,
+    }
     params_file = run_dir / PARAMS_FILE
     resumed = False
     if params_file.exists():
         previous = json.loads(params_file.read_text())
         if previous != record:
-            raise InputError(f"run {run_id}: {run_dir} holds a run with other parameters or data "
-                             f"({_diff(previous, record)}); use another --run-id")
+            raise InputError(
+                f"run {run_id}: {run_dir} holds a run with other parameters or data "
+                f"({_diff(previous, record)}); use another --run-id"
+            )
         resumed = (run_dir / COMPLETE_MARKER).exists() or last.exists()
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -173,8 +174,11 @@ def run_train(params: TrainParams, layout: Layout, *, manifest: Path | None = No
             console.print(f"run {run_id}: {last} is unreadable (killed while saving?); starting over", markup=False)
             shutil.rmtree(ultra_dir)
         done = done or 0
-        console.print(f"run {run_id}: {'resuming after epoch ' + str(done) if last.exists() else 'starting'}; "
-                      f"dataset {ds.dataset_id}, device {device}, {params.epochs} epochs", markup=False)
+        console.print(
+            f"run {run_id}: {'resuming after epoch ' + str(done) if last.exists() else 'starting'}; "
+            f"dataset {ds.dataset_id}, device {device}, {params.epochs} epochs",
+            markup=False,
+        )
         with progress("train", params.epochs - done) as advance:
             if last.exists():
                 from ultralytics import YOLO
@@ -186,10 +190,20 @@ def run_train(params: TrainParams, layout: Layout, *, manifest: Path | None = No
                 model = build_model(params, base_weights)
                 model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
                 model.train(
-                    data=str(data_yaml), epochs=params.epochs, imgsz=params.imgsz, batch=params.batch,
-                    device=device, workers=params.workers, seed=params.seed, patience=params.patience,
-                    project=str(run_dir), name=ULTRA_NAME, exist_ok=True, pretrained=base_weights is not None,
-                    save_period=-1, **{"amp": False, "plots": False, **params.extra},
+                    data=str(data_yaml),
+                    epochs=params.epochs,
+                    imgsz=params.imgsz,
+                    batch=params.batch,
+                    device=device,
+                    workers=params.workers,
+                    seed=params.seed,
+                    patience=params.patience,
+                    project=str(run_dir),
+                    name=ULTRA_NAME,
+                    exist_ok=True,
+                    pretrained=base_weights is not None,
+                    save_period=-1,
+                    **{"amp": False, "plots": False, **params.extra},
                 )
         (run_dir / COMPLETE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     train_time = time.monotonic() - started
@@ -199,20 +213,22 @@ def run_train(params: TrainParams, layout: Layout, *, manifest: Path | None = No
         raise InputError(f"run {run_id}: training ended without {best}")
     metrics = evaluate_weights(best, ds, params.imgsz, device)
     eval_time = time.monotonic() - started - train_time
-    metrics.update({
-        "ultralytics": _ultralytics_metrics(results_csv),
-        "epochs_requested": params.epochs,
-        "epochs_done": _epochs_done(results_csv),
-        "resumed": resumed,
-        "wall_time_s": round(time.monotonic() - started, 3),
-        "train_time_s": round(train_time, 3),
-        "eval_time_s": round(eval_time, 3),
-        "device": device,
-        "dataset_id": ds.dataset_id,
-        "run_id": run_id,
-        "params": params.as_dict(),
-        "odpipe": __version__,
-    })
+    metrics.update(
+        {
+            "ultralytics": _ultralytics_metrics(results_csv),
+            "epochs_requested": params.epochs,
+            "epochs_done": _epochs_done(results_csv),
+            "resumed": resumed,
+            "wall_time_s": round(time.monotonic() - started, 3),
+            "train_time_s": round(train_time, 3),
+            "eval_time_s": round(eval_time, 3),
+            "device": device,
+            "dataset_id": ds.dataset_id,
+            "run_id": run_id,
+            "params": params.as_dict(),
+            "odpipe": __version__,
+        }
+    )
     _write_outputs(layout, best, ultra_dir, metrics)
     return TrainResult(run_dir, metrics, resumed)
 

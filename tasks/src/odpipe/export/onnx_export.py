@@ -1,0 +1,80 @@
+"""Export best.pt to ONNX with Ultralytics, simplify with onnxsim (checked), then onnx.checker full_check."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from odpipe.errors import OdpipeError
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    nodes_before: int
+    nodes_after: int
+    opset: int
+    dynamic: bool
+    imgsz: int
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+
+
+def _io(values: Any) -> list[dict[str, Any]]:
+    out = []
+    for v in values:
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in v.type.tensor_type.shape.dim]
+        out.append({"name": v.name, "dims": dims, "elem_type": int(v.type.tensor_type.elem_type)})
+    return out
+
+
+def export_onnx(
+    weights: Path, dest: Path, *, imgsz: int, opset: int | None, dynamic: bool, simplify: bool = True
+) -> ExportResult:
+    import onnx
+    from ultralytics import YOLO
+
+    work = Path(tempfile.mkdtemp(prefix="odpipe-export-"))
+    try:
+        local = work / "model.pt"
+        shutil.copyfile(weights, local)  # Ultralytics writes the .onnx beside the weights
+        kwargs: dict[str, Any] = {
+            "format": "onnx",
+            "imgsz": imgsz,
+            "dynamic": dynamic,
+            "simplify": False,
+            "device": "cpu",
+            "verbose": False,
+        }
+        if opset:
+            kwargs["opset"] = opset
+        exported = Path(YOLO(str(local)).export(**kwargs))
+        model = onnx.load(str(exported))
+        before = len(model.graph.node)
+        if simplify:
+            import onnxsim
+
+            model, ok = onnxsim.simplify(model)
+            if not ok:
+                raise OdpipeError(f"{weights}: onnxsim could not validate the simplified model")
+        onnx.checker.check_model(model, full_check=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        onnx.save(model, str(tmp))
+        tmp.replace(dest)
+        used_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        return ExportResult(
+            dest,
+            before,
+            len(model.graph.node),
+            used_opset,
+            dynamic,
+            imgsz,
+            _io(model.graph.input),
+            _io(model.graph.output),
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,76 @@
+"""PyTorch vs ONNX: the same preprocessed inputs through both, and batch-1 CPU latency of each."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from odpipe.export.inference import OnnxDetector, preprocess
+
+
+def torch_model(weights: Path) -> Any:
+    """The detection network in eval mode, fused as the export fuses it."""
+    from ultralytics import YOLO
+
+    net = YOLO(str(weights)).model
+    net = net.fuse() if hasattr(net, "fuse") else net
+    return net.float().eval()
+
+
+def torch_forward(net: Any) -> Callable[[np.ndarray], np.ndarray]:
+    import torch
+
+    def run(tensor: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = net(torch.from_numpy(tensor))
+        out = out[0] if isinstance(out, list | tuple) else out
+        return out.numpy()
+
+    return run
+
+
+def tensor_parity(weights: Path, detector: OnnxDetector, images: list[Path], imgsz: int) -> dict[str, Any]:
+    """Max absolute difference of box coordinates (pixels) and class scores over the given images."""
+    run_torch = torch_forward(torch_model(weights))
+    box_diff = score_diff = 0.0
+    for path in images:
+        tensor, _, _ = preprocess(path, imgsz)
+        a, b = run_torch(tensor), detector.raw(tensor)
+        if a.shape != b.shape:
+            raise ValueError(f"output shapes differ: PyTorch {a.shape} vs ONNX {b.shape}")
+        box_diff = max(box_diff, float(np.abs(a[:, :4] - b[:, :4]).max()))
+        score_diff = max(score_diff, float(np.abs(a[:, 4:] - b[:, 4:]).max()))
+    return {"images": len(images), "max_abs_box": box_diff, "max_abs_score": score_diff}
+
+
+def median_latency_ms(fn: Callable[[np.ndarray], Any], tensor: np.ndarray, runs: int = 20, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn(tensor)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn(tensor)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def latency(weights: Path, detector: OnnxDetector, image: Path, imgsz: int, runs: int = 20) -> dict[str, Any]:
+    import torch
+
+    tensor, _, _ = preprocess(image, imgsz)
+    ort_ms = median_latency_ms(detector.raw, tensor, runs)
+    pt_ms = median_latency_ms(torch_forward(torch_model(weights)), tensor, runs)
+    return {
+        "batch": 1,
+        "imgsz": imgsz,
+        "runs": runs,
+        "threads": torch.get_num_threads(),
+        "onnxruntime_ms": round(ort_ms, 3),
+        "pytorch_ms": round(pt_ms, 3),
+        "ratio": round(ort_ms / pt_ms, 3),
+    }

@@ -1,0 +1,147 @@
+"""The model repository in S3, in Triton's layout:
+
+    <name>/config.pbtxt
+    <name>/<version>/model.onnx
+    <name>/<version>/model-card.json
+
+Versions are integers, claimed with a conditional PUT (If-None-Match: *) of `<name>/<version>/claim.json`,
+so two concurrent publishes of one name get two versions and a written version is never overwritten.
+The model is uploaded and verified before its card: a version counts as deployed only once its card
+exists, and no reader sees a card without its model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from odpipe import contract
+from odpipe.errors import InputError, PublishConflict, StorageError
+from odpipe.storage import Storage
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CLAIM = "claim.json"
+CONFIG = "config.pbtxt"
+MAX_CLAIM_TRIES = 20
+
+_TRITON_TYPES = {1: "TYPE_FP32", 10: "TYPE_FP16", 7: "TYPE_INT64", 6: "TYPE_INT32", 2: "TYPE_UINT8"}
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name) or name in (".", ".."):
+        raise InputError(
+            f"--model-name {name!r}: invalid model name (letters, digits, '_', '.', '-'; "
+            f"must start with a letter or digit; at most 64 characters)"
+        )
+    return name
+
+
+def config_pbtxt(
+    name: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], dynamic: bool, max_batch_size: int
+) -> str:
+    """Triton model configuration. With a dynamic batch the batch dimension is implicit (max_batch_size)."""
+
+    def tensors(kind: str, items: list[dict[str, Any]]) -> str:
+        blocks = []
+        for t in items:
+            dims = t["dims"][1:] if dynamic else t["dims"]
+            blocks.append(
+                f'  {{\n    name: "{t["name"]}"\n    data_type: {_TRITON_TYPES.get(t["elem_type"], "TYPE_FP32")}\n'
+                f"    dims: [ {', '.join(str(d) for d in dims)} ]\n  }}"
+            )
+        return f"{kind} [\n" + ",\n".join(blocks) + "\n]\n"
+
+    return (
+        f'name: "{name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch_size if dynamic else 0}\n'
+        + tensors("input", inputs)
+        + tensors("output", outputs)
+    )
+
+
+@dataclass
+class Published:
+    name: str
+    version: int
+    model_uri: str
+    card_uri: str
+    config_uri: str
+
+
+class ModelRepository:
+    def __init__(self, storage: Storage, bucket: str) -> None:
+        self.storage = storage
+        self.bucket = bucket
+
+    def versions(self, name: str) -> dict[int, set[str]]:
+        """Every version folder of a model and the files in it."""
+        out: dict[int, set[str]] = {}
+        for obj in self.storage.list(self.bucket, f"{name}/"):
+            parts = obj.key[len(name) + 1 :].split("/")
+            if len(parts) == 2 and parts[0].isdigit():
+                out.setdefault(int(parts[0]), set()).add(parts[1])
+        return out
+
+    def deployed(self, name: str) -> list[int]:
+        return sorted(v for v, files in self.versions(name).items() if contract.MODEL_CARD in files)
+
+    def card(self, name: str, version: int) -> dict[str, Any]:
+        return json.loads(self.storage.get_bytes(self.bucket, f"{name}/{version}/{contract.MODEL_CARD}"))
+
+    def latest_card(self, name: str, dataset_id: str | None = None) -> dict[str, Any] | None:
+        """The newest deployed card, optionally only among those evaluated on `dataset_id`."""
+        for version in reversed(self.deployed(name)):
+            card = self.card(name, version)
+            if dataset_id is None or card.get("dataset_id") == dataset_id:
+                return card
+        return None
+
+    def claim(self, name: str, owner: dict[str, Any]) -> int:
+        version = max(self.versions(name), default=0) + 1
+        for _ in range(MAX_CLAIM_TRIES):
+            body = json.dumps({**owner, "claimed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()
+            if self.storage.put_bytes(
+                self.bucket, f"{name}/{version}/{CLAIM}", body, content_type="application/json", if_none_match=True
+            ):
+                return version
+            version += 1
+        raise PublishConflict(
+            f"model {name}: could not claim a version in s3://{self.bucket}/{name}/ after "
+            f"{MAX_CLAIM_TRIES} tries (too many concurrent publishes)"
+        )
+
+    def publish(self, name: str, model: Path, card: dict[str, Any], config: str, owner: dict[str, Any]) -> Published:
+        version = self.claim(name, owner)
+        prefix = f"{name}/{version}"
+        model_key = f"{prefix}/{contract.MODEL}"
+        try:
+            self.storage.upload_file(model, self.bucket, model_key)
+            card = {**card, "name": name, "version": version, "uri": f"s3://{self.bucket}/{model_key}"}
+            body = json.dumps(card, indent=2).encode()
+            if not self.storage.put_bytes(
+                self.bucket,
+                f"{prefix}/{contract.MODEL_CARD}",
+                body,
+                content_type="application/json",
+                if_none_match=True,
+            ):
+                raise PublishConflict(f"model {name} version {version}: a card appeared under our claim")
+            self.storage.put_bytes(self.bucket, f"{name}/{CONFIG}", config.encode(), content_type="text/plain")
+        except BaseException:
+            # Leave no model without a card behind (Triton would load it); the claim stays, so the
+            # version number is not reused.
+            with contextlib.suppress(StorageError):
+                self.storage.delete(self.bucket, model_key)
+            raise
+        card_path = f"{prefix}/{contract.MODEL_CARD}"
+        return Published(
+            name,
+            version,
+            f"s3://{self.bucket}/{model_key}",
+            f"s3://{self.bucket}/{card_path}",
+            f"s3://{self.bucket}/{name}/{CONFIG}",
+        )
