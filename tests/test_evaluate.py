@@ -6,12 +6,22 @@ import json
 
 import pytest
 from conftest import shared_testdata
-
 from odpipe.coco.evaluate import STAT_NAMES, evaluate
 
-EXPECTED_BBOX = [0.5045806987249628, 0.6969727247299577, 0.5729816669904824, 0.5856257209410443,
-                 0.5193996948036719, 0.5013978986347466, 0.38681277964578054, 0.5936795762842003,
-                 0.595352982877607, 0.6398109626113442, 0.5664205978994309, 0.5642905982905982]
+EXPECTED_BBOX = [
+    0.5045806987249628,
+    0.6969727247299577,
+    0.5729816669904824,
+    0.5856257209410443,
+    0.5193996948036719,
+    0.5013978986347466,
+    0.38681277964578054,
+    0.5936795762842003,
+    0.595352982877607,
+    0.6398109626113442,
+    0.5664205978994309,
+    0.5642905982905982,
+]
 
 
 def test_cocoapi_fake_detections_give_the_published_numbers() -> None:
@@ -26,9 +36,11 @@ def test_cocoapi_fake_detections_give_the_published_numbers() -> None:
 
 
 def test_no_detections_gives_zero() -> None:
-    gt = {"images": [{"id": 1, "width": 10, "height": 10, "file_name": "a.jpg"}],
-          "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [1, 1, 4, 4], "area": 16, "iscrowd": 0}],
-          "categories": [{"id": 3, "name": "x"}]}
+    gt = {
+        "images": [{"id": 1, "width": 10, "height": 10, "file_name": "a.jpg"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [1, 1, 4, 4], "area": 16, "iscrowd": 0}],
+        "categories": [{"id": 3, "name": "x"}],
+    }
     assert evaluate(gt, [])["stats"]["AP"] == 0.0
     perfect = evaluate(gt, [{"image_id": 1, "category_id": 3, "bbox": [1, 1, 4, 4], "score": 0.9}])
     assert perfect["stats"]["AP"] == pytest.approx(1.0)

@@ -1,0 +1,165 @@
+"""export-deploy against the real SeaweedFS S3 server: end to end, gate, concurrency, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from odpipe.export.repository import ModelRepository
+from odpipe.local.s3server import S3Server
+from odpipe.storage import Storage
+
+pytestmark = pytest.mark.slow
+
+
+def _cli(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    full = {**os.environ, "ODPIPE_ROOT": str(root), "ODPIPE_SCRATCH": str(root / "scratch"), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "odpipe.cli", *args], env=full, capture_output=True, text=True, check=False, timeout=600
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """prepare -> train (2 epochs, CPU) on synthetic data; returns the root holding the artifacts."""
+    from odpipe.synthetic import make_dataset
+
+    src = tmp_path_factory.mktemp("src")
+    make_dataset(src, images=12, size=64, seed=4)
+    root = tmp_path_factory.mktemp("root")
+    code, out = _cli(root, "prepare", "--annotations", str(src / "annotations.json"), "--images", str(src / "images"))
+    assert code == 0, out
+    outputs = root / "artifacts/outputs"
+    inputs = root / "artifacts/inputs"
+    inputs.mkdir(parents=True)
+    (inputs / "dataset.json").write_bytes((outputs / "dataset.json").read_bytes())
+    code, out = _cli(
+        root,
+        "train",
+        "--epochs",
+        "2",
+        "--imgsz",
+        "64",
+        "--batch",
+        "4",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--run-id",
+        "e2e",
+    )
+    assert code == 0, out
+    for name in ("best.pt", "metrics.json"):
+        (inputs / name).write_bytes((outputs / name).read_bytes())
+    return root
+
+
+def _objects(s3: Storage, bucket: str) -> list[str]:
+    return sorted(o.key for o in s3.list(bucket))
+
+
+def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
+    bucket = os.environ["ODPIPE_MODELS_BUCKET"]
+    code, out = _cli(
+        trained,
+        "export-deploy",
+        "--model-name",
+        "shapes",
+        "--workflow-name",
+        "wf-1",
+        "--workflow-uid",
+        "uid-1",
+        env=dict(os.environ),
+    )
+    assert code == 0, out
+    assert "onnx.checker full_check passed" in out and "published shapes version 1" in out
+    outputs = trained / "artifacts/outputs"
+    assert (outputs / "params/model-version").read_text() == "1"
+    card = json.loads((outputs / "model-card.json").read_text())
+    assert card["version"] == 1 and card["name"] == "shapes" and card["workflow"] == {"name": "wf-1", "uid": "uid-1"}
+    assert abs(card["parity"]["map50_95"]["delta"]) <= 0.01
+    assert card["parity"]["tensor"]["max_abs_score"] < 1e-3
+    assert card["latency"]["onnxruntime_ms"] > 0 and card["latency"]["pytorch_ms"] > 0
+    assert card["export"]["nodes_after_onnxsim"] < card["export"]["nodes_before_onnxsim"]
+    assert [c["coco_id"] for c in card["classes"]] == [1, 2, 3]
+    model = s3.get_bytes(bucket, "shapes/1/model.onnx")
+    assert (
+        hashlib.sha256(model).hexdigest()
+        == card["sha256"]
+        == hashlib.sha256((outputs / "model.onnx").read_bytes()).hexdigest()
+    )
+    config = s3.get_bytes(bucket, "shapes/config.pbtxt").decode()
+    assert 'platform: "onnxruntime_onnx"' in config and "max_batch_size: 8" in config
+    assert "dims: [ 3, -1, -1 ]" in config and "dims: [ 7, -1 ]" in config
+    before = _objects(s3, bucket)
+    assert before == ["shapes/1/claim.json", "shapes/1/model-card.json", "shapes/1/model.onnx", "shapes/config.pbtxt"]
+
+    # quality gate: a threshold the tiny model cannot reach, then "must beat the deployed version"
+    code, out = _cli(trained, "export-deploy", "--model-name", "shapes", "--min-map50-95", "0.99")
+    assert code == 4 and "quality gate failed" in out and "< --min-map50-95 0.99" in out
+    code, out = _cli(trained, "export-deploy", "--model-name", "shapes", "--require-improvement")
+    assert code == 4 and "does not beat deployed version 1" in out
+    assert _objects(s3, bucket) == before, "a failed gate must publish nothing"
+
+    # a second publish gets the next version; version 1 is untouched
+    code, out = _cli(trained, "export-deploy", "--model-name", "shapes")
+    assert code == 0 and "published shapes version 2" in out
+    assert s3.get_bytes(bucket, "shapes/1/model.onnx") == model
+    assert ModelRepository(s3, bucket).deployed("shapes") == [1, 2]
+
+
+def _publish_many(env: dict[str, str], bucket: str, model: str, n: int, barrier: object, out: object) -> None:
+    os.environ.update(env)
+    repo = ModelRepository(Storage(), bucket)
+    barrier.wait()  # type: ignore[attr-defined]
+    for i in range(n):
+        published = repo.publish(
+            "race", Path(model), {"i": i, "pid": os.getpid()}, 'name: "race"\n', {"pid": os.getpid()}
+        )
+        out.put(published.version)  # type: ignore[attr-defined]
+
+
+def test_concurrent_publishes_get_distinct_versions(s3_server: S3Server, s3: Storage, tmp_path: Path) -> None:
+    bucket = os.environ["ODPIPE_MODELS_BUCKET"]
+    model = tmp_path / "model.onnx"
+    model.write_bytes(os.urandom(4096))
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "ODPIPE_"))}
+    procs = [ctx.Process(target=_publish_many, args=(env, bucket, str(model), 5, barrier, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    versions = sorted(queue.get(timeout=5) for _ in range(10))
+    assert versions == list(range(1, 11))
+    repo = ModelRepository(s3, bucket)
+    assert repo.deployed("race") == list(range(1, 11))
+    pids = {repo.card("race", v)["pid"] for v in versions}
+    assert len(pids) == 2
+
+
+def test_bad_inputs(trained: Path, s3: Storage, tmp_path: Path) -> None:
+    code, out = _cli(trained, "export-deploy", "--model-name", "bad/name")
+    assert code == 2 and "invalid model name" in out
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00" * 100)
+    code, out = _cli(trained, "export-deploy", "--model-name", "m", "--weights", str(junk))
+    assert code == 2 and "junk.pt: not a PyTorch checkpoint" in out
+    code, out = _cli(trained, "export-deploy", "--model-name", "m", "--metrics", str(tmp_path / "none.json"))
+    assert code == 2 and "none.json: training metrics (metrics.json) not found" in out
+    code, out = _cli(trained, "export-deploy", "--model-name", "m", "--dataset", str(tmp_path / "none.json"))
+    assert code == 2 and "none.json: dataset manifest not found" in out
+    code, out = _cli(trained, "export-deploy", "--model-name", "m", env={"ODPIPE_MODELS_BUCKET": "no-such-models"})
+    assert code == 3 and "'no-such-models' does not exist" in out and os.environ["AWS_ENDPOINT_URL"] in out
+    code, out = _cli(trained, "export-deploy", "--model-name", "m", env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    assert code == 3 and "http://127.0.0.1:9" in out and "unreachable" in out and "models" in out
