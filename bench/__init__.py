@@ -1,0 +1,1 @@
+"""Benchmarks: each prints ratios against a peer run in the same script (never a timed assertion)."""
