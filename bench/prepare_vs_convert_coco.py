@@ -52,7 +52,7 @@ def inner(output: str) -> float:
 
 
 def run_case(label: str, ann: Path, images: Path, work: Path, repeats: int) -> dict[str, float]:
-    convert_dir = work / "cc_ann"
+    convert_dir = work / f"cc_{label.split()[0]}_{ann.stat().st_size}"  # one folder per case: it converts all *.json
     convert_dir.mkdir(exist_ok=True)
     if not (convert_dir / ann.name).exists():
         doc = json.loads(ann.read_text())

