@@ -11,6 +11,8 @@
 {{- $name := default .Chart.Name .Values.nameOverride -}}
 {{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else if hasPrefix .Release.Name $name -}}
+{{- $name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
 {{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -120,33 +122,41 @@ app.kubernetes.io/component: task
   value: "{{`{{workflow.uid}}`}}"
 {{- end -}}
 
-{{/* Pod-level settings shared by the task templates. */}}
+{{/* Pod-level settings of a task template: (dict "root" $ "task" .Values.tasks.x); a task with
+gpu.enabled adds its GPU node selector and tolerations to the common ones. */}}
 {{- define "odpipe.podSettings" -}}
+{{- $v := .root.Values -}}
+{{- $nodeSelector := deepCopy $v.workflow.nodeSelector -}}
+{{- $tolerations := $v.workflow.tolerations -}}
+{{- if and .task.gpu .task.gpu.enabled -}}
+{{- $nodeSelector = merge (deepCopy .task.gpu.nodeSelector) $nodeSelector -}}
+{{- $tolerations = concat .task.gpu.tolerations $tolerations -}}
+{{- end -}}
 securityContext:
-  {{- toYaml .Values.workflow.podSecurityContext | nindent 2 }}
-{{- with .Values.workflow.nodeSelector }}
+  {{- toYaml $v.workflow.podSecurityContext | nindent 2 }}
+{{- with $nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.workflow.tolerations }}
+{{- with $tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.workflow.affinity }}
+{{- with $v.workflow.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 retryStrategy:
-  limit: {{ .Values.workflow.retryStrategy.limit }}
+  limit: {{ $v.workflow.retryStrategy.limit }}
   retryPolicy: Always
-  {{- with .Values.workflow.retryStrategy.nonRetryableExitCodes }}
+  {{- with $v.workflow.retryStrategy.nonRetryableExitCodes }}
   expression: 'lastRetry.exitCode not in [{{ range $i, $c := . }}{{ if $i }}, {{ end }}"{{ $c }}"{{ end }}]'
   {{- end }}
   backoff:
-    {{- toYaml .Values.workflow.retryStrategy.backoff | nindent 4 }}
+    {{- toYaml $v.workflow.retryStrategy.backoff | nindent 4 }}
 metadata:
   labels:
-    {{- include "odpipe.taskLabels" . | nindent 4 }}
+    {{- include "odpipe.taskLabels" .root | nindent 4 }}
 {{- end -}}
 
 {{/* WorkflowTemplate-level settings. */}}
