@@ -24,8 +24,9 @@ def measure(code: str, env: dict[str, str] | None = None, cwd: Path | None = Non
     """Run `python -c code` in a child; its rusage gives the peak RSS of that child alone."""
     full_env = {**os.environ, **(env or {})}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], env=full_env, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     assert proc.stdout is not None
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)

@@ -124,7 +124,9 @@ def lint(docs: list[dict[str, Any]]) -> list[str]:
                 container = ref_tpl.get("container") or ref_tpl.get("script") or {}
                 for mount in container.get("volumeMounts", []):
                     if mount["name"] not in volumes:
-                        problems.append(f"{where_t}: {ref_wft} mounts {mount['name']!r}, which {name} lacks as a volume")
+                        problems.append(
+                            f"{where_t}: {ref_wft} mounts {mount['name']!r}, which {name} lacks as a volume"
+                        )
             for path, text in _walk_strings(tpl):
                 for expr in EXPR.findall(text):
                     m = re.fullmatch(r"\s*tasks\.([\w-]+)\.outputs\.(artifacts|parameters)\.([\w-]+)\s*", expr)

@@ -28,8 +28,9 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def render(chart: Path, *values: Path, sets: tuple[str, ...] = (), release: str = "odpipe",
-           namespace: str = "mlops") -> list[dict[str, Any]]:
+def render(
+    chart: Path, *values: Path, sets: tuple[str, ...] = (), release: str = "odpipe", namespace: str = "mlops"
+) -> list[dict[str, Any]]:
     args = ["template", release, str(chart), "--namespace", namespace]
     for v in values:
         args += ["-f", str(v)]
@@ -54,8 +55,11 @@ def umbrella_offline(tmp: Path) -> Path:
             continue
         stub = chart / "charts" / dep["name"]
         stub.mkdir()
-        (stub / "Chart.yaml").write_text(yaml.safe_dump(
-            {"apiVersion": "v2", "name": dep["name"], "version": dep["version"], "description": "offline stand-in"}))
+        (stub / "Chart.yaml").write_text(
+            yaml.safe_dump(
+                {"apiVersion": "v2", "name": dep["name"], "version": dep["version"], "description": "offline stand-in"}
+            )
+        )
     return chart
 
 

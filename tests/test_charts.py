@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 from argo_lint import lint
-from charts import CHARTS, REPO, UMBRELLA, WORKFLOWS, by_kind, helm, render, umbrella_offline
 from conftest import SHARED
+
+from charts import REPO, UMBRELLA, WORKFLOWS, by_kind, helm, render, umbrella_offline
 
 WF_CI = sorted((WORKFLOWS / "ci").glob("*-values.yaml"))
 UMB_CI = sorted((UMBRELLA / "ci").glob("*-values.yaml"))
@@ -70,9 +71,11 @@ def test_chart_lock_matches_chart_yaml_and_the_digest_method_matches_helm(tmp_pa
     (tmp_path / "b").mkdir()
     (tmp_path / "b/Chart.yaml").write_text("apiVersion: v2\nname: b\nversion: 1.2.3\n")
     (tmp_path / "a").mkdir()
-    (tmp_path / "a/Chart.yaml").write_text("apiVersion: v2\nname: a\nversion: 0.1.0\ndependencies:\n"
-                                           "  - name: b\n    version: 1.2.3\n    repository: file://../b\n"
-                                           "    condition: b.enabled\n")
+    (tmp_path / "a/Chart.yaml").write_text(
+        "apiVersion: v2\nname: a\nversion: 0.1.0\ndependencies:\n"
+        "  - name: b\n    version: 1.2.3\n    repository: file://../b\n"
+        "    condition: b.enabled\n"
+    )
     helm("dependency", "update", str(tmp_path / "a"))
     proc = subprocess.run([*check, str(tmp_path / "a")], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
@@ -95,18 +98,22 @@ def test_kubernetes_validate_strict_on_core_kinds(rendered: dict[str, list[dict[
             path.write_text(yaml.safe_dump(doc))
             files.append(path)
     exe = Path(sys.executable).parent / "kubernetes-validate"
-    proc = subprocess.run([str(exe), "--strict", "-k", "1.35.0", *map(str, files)], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [str(exe), "--strict", "-k", "1.35.0", *map(str, files)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count(" passed for resource ") == len(files) > 20
 
 
 def _workflowtemplates(rendered: dict[str, list[dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-    return [(f"{n}:{d['metadata']['name']}", d) for n, docs in rendered.items() for d in by_kind(docs, "WorkflowTemplate")]
+    return [
+        (f"{n}:{d['metadata']['name']}", d) for n, docs in rendered.items() for d in by_kind(docs, "WorkflowTemplate")
+    ]
 
 
 def test_workflowtemplates_validate_with_hera_forbidding_unknown_fields(
-        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
     from hera.workflows.models import WorkflowTemplate
 
     wfts = _workflowtemplates(rendered)
@@ -126,8 +133,10 @@ def test_workflowtemplates_validate_with_argo_strict_schema(rendered: dict[str, 
     if not path.exists():
         pytest.skip(f"{path} not present")
     schema = json.loads(path.read_text())
-    wrapper = {"$ref": "#/definitions/io.argoproj.workflow.v1alpha1.WorkflowTemplate",
-               "definitions": schema["definitions"]}
+    wrapper = {
+        "$ref": "#/definitions/io.argoproj.workflow.v1alpha1.WorkflowTemplate",
+        "definitions": schema["definitions"],
+    }
     validator = jsonschema.Draft202012Validator(wrapper)
     for name, doc in _workflowtemplates(rendered):
         errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
@@ -150,8 +159,14 @@ def test_semantic_lint_passes_and_catches_breakage(rendered: dict[str, list[dict
     pipeline["spec"]["volumes"].pop(0)
     pipeline["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"][0]["value"] = "{{ .Values.x }}"
     problems = "\n".join(lint(docs))
-    for needle in ("unknown task 'prepre'", "no output artifact 'wieghts'", "'metrics' not supplied",
-                   "names no template", "mounts 'data'", "leftover Helm"):
+    for needle in (
+        "unknown task 'prepre'",
+        "no output artifact 'wieghts'",
+        "'metrics' not supplied",
+        "names no template",
+        "mounts 'data'",
+        "leftover Helm",
+    ):
         assert needle in problems, (needle, problems)
 
 
@@ -173,8 +188,12 @@ def test_ct_yamllint(chart: Path) -> None:
     if not conf.exists():
         pytest.skip(f"{conf} not present")
     files = [chart / "Chart.yaml", chart / "values.yaml", *sorted((chart / "ci").glob("*.yaml"))]
-    proc = subprocess.run([sys.executable, "-m", "yamllint", "-c", str(conf), "-f", "parsable", *map(str, files)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "yamllint", "-c", str(conf), "-f", "parsable", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout
 
 
@@ -185,15 +204,18 @@ def test_ct_yaml_config() -> None:
 
 
 # -- bad values ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("sets", "message"), [
-    (("pipeline.epochs=abc",), "at '/pipeline/epochs': got string, want integer"),
-    (("pipeline.epochz=3",), "additional properties 'epochz' not allowed"),
-    (("pipeline.epochs=-3",), "at '/pipeline/epochs': minimum: got -3, want 1"),
-    (("s3.endpoint=http://minio:9000",), 's3.endpoint "http://minio:9000" must be host:port without a scheme'),
-    (("s3.endpoint=",), "s3.endpoint is required"),
-    (("workflow.podSecurityContext.runAsNonRoot=false",), "/workflow/podSecurityContext/runAsNonRoot"),
-    (("tasks.train.variant=rocm",), "/tasks/train/variant"),
-])
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (("pipeline.epochs=abc",), "at '/pipeline/epochs': got string, want integer"),
+        (("pipeline.epochz=3",), "additional properties 'epochz' not allowed"),
+        (("pipeline.epochs=-3",), "at '/pipeline/epochs': minimum: got -3, want 1"),
+        (("s3.endpoint=http://minio:9000",), 's3.endpoint "http://minio:9000" must be host:port without a scheme'),
+        (("s3.endpoint=",), "s3.endpoint is required"),
+        (("workflow.podSecurityContext.runAsNonRoot=false",), "/workflow/podSecurityContext/runAsNonRoot"),
+        (("tasks.train.variant=rocm",), "/tasks/train/variant"),
+    ],
+)
 def test_bad_values_are_rejected_with_a_readable_message(sets: tuple[str, ...], message: str) -> None:
     args = ["template", "x", str(WORKFLOWS), "--set", "s3.endpoint=minio:9000"]
     for s in sets:
@@ -216,8 +238,9 @@ def test_values_are_all_documented_and_typed() -> None:
             top = key.split(".")[0]
             assert top in schema["properties"], f"{chart.name}: {key} not typed"
             if chart == WORKFLOWS or key.count(".") < 3:
-                assert f"@param {key}" in text or any(f"@param {p}" in text for p in _prefixes(key)), \
+                assert f"@param {key}" in text or any(f"@param {p}" in text for p in _prefixes(key)), (
                     f"{chart.name}: {key} has no @param documentation"
+                )
         readme = (chart / "README.md").read_text()
         for line in text.splitlines():
             if "@param" in line:
@@ -240,6 +263,10 @@ def _prefixes(key: str) -> list[str]:
 
 @pytest.mark.parametrize("chart", [WORKFLOWS, UMBRELLA], ids=lambda p: p.name)
 def test_readme_values_table_is_current(chart: Path) -> None:
-    proc = subprocess.run([sys.executable, str(REPO / "tools/values_table.py"), "--check", str(chart)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools/values_table.py"), "--check", str(chart)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout

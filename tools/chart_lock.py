@@ -47,15 +47,19 @@ def _locked_version(chart_dir: Path, dep: dict[str, Any]) -> str:
         return str(yaml.safe_load((local / "Chart.yaml").read_text())["version"])
     version = str(dep["version"])
     if any(c in version for c in "^~*xX<>= |"):
-        raise SystemExit(f"{chart_dir}/Chart.yaml: {dep['name']} version {version!r} is a range; pin it to write a lock")
+        raise SystemExit(
+            f"{chart_dir}/Chart.yaml: {dep['name']} version {version!r} is a range; pin it to write a lock"
+        )
     return version
 
 
 def digest(chart_dir: Path) -> tuple[str, list[dict[str, str]]]:
     deps = yaml.safe_load((chart_dir / "Chart.yaml").read_text()).get("dependencies") or []
     requested = [_requested(d) for d in deps]
-    locked = [{"name": d["name"], "version": _locked_version(chart_dir, d), "repository": d.get("repository", "")}
-              for d in deps]
+    locked = [
+        {"name": d["name"], "version": _locked_version(chart_dir, d), "repository": d.get("repository", "")}
+        for d in deps
+    ]
     return "sha256:" + hashlib.sha256(_go_json([requested, locked]).encode()).hexdigest(), locked
 
 

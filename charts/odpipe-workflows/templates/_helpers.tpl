@@ -46,10 +46,24 @@ annotations:
 {{- end }}
 {{- end -}}
 
-{{/* Labels of the task pods: what the NetworkPolicy selects. */}}
+{{/* Labels of the task pods. */}}
 {{- define "odpipe.taskLabels" -}}
 {{ include "odpipe.selectorLabels" . }}
 app.kubernetes.io/component: task
+{{ include "odpipe.egressLabel" . }}
+{{- end -}}
+
+{{/* What the NetworkPolicy selects: task pods and helm test pods. */}}
+{{- define "odpipe.egressLabel" -}}
+odpipe.dev/egress: restricted
+{{- end -}}
+
+{{/* checkov skips of the short-lived helm test pods, each with its reason. */}}
+{{- define "odpipe.testPodCheckovSkips" -}}
+checkov.io/skip1: CKV_K8S_8=a one-shot helm test pod has no liveness probe
+checkov.io/skip2: CKV_K8S_9=a one-shot helm test pod has no readiness probe
+checkov.io/skip3: CKV_K8S_43=image tags are pinned versions; set image.tag or tests.kubectlImage to a digest to pin by digest
+checkov.io/skip4: CKV_K8S_15=IfNotPresent with immutable version tags; image.pullPolicy sets Always where wanted
 {{- end -}}
 
 {{- define "odpipe.serviceAccountName" -}}
