@@ -364,6 +364,114 @@ def export_deploy(
         _fail(exc)
 
 
+@app.command()
+def run(
+    annotations: Annotated[
+        str | None, typer.Option(help="COCO instances JSON: a path, or s3://<datasets bucket>/key with --s3-endpoint.")
+    ] = None,
+    images: Annotated[str | None, typer.Option(help="Images folder, or s3://<datasets bucket>/prefix.")] = None,
+    model_name: Annotated[str | None, typer.Option(help="Model name in the model repository.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs.")] = None,
+    imgsz: Annotated[int | None, typer.Option(min=32, help="Training image size.")] = None,
+    batch: Annotated[int | None, typer.Option(help="Training batch size.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model YAML (yolo11n.yaml, ...) or a .pt on the data volume.")
+    ] = None,
+    min_map50_95: Annotated[float | None, typer.Option("--min-map50-95", help="Quality gate threshold.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Any pipeline parameter as name=value (as `argo submit -p`), repeatable."),
+    ] = None,
+    s3_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this S3 (http(s)://host:port, credentials from "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) instead of the "
+            "embedded server."
+        ),
+    ] = None,
+    state_dir: Annotated[Path, typer.Option(help="Embedded S3 data, datasets volume and runs.")] = Path(".odpipe"),
+    chart: Annotated[Path | None, typer.Option(help="The odpipe-workflows chart [default: found from here].")] = None,
+    resume: Annotated[str | None, typer.Option(help="Resume this run (workflow name) from its failed step.")] = None,
+    log_lines: Annotated[int, typer.Option(help="Log lines shown from a failed step.")] = 25,
+) -> None:
+    """Run the whole pipeline on this machine: the chart's own WorkflowTemplates, step by step, with an
+    embedded S3 server (SeaweedFS on 127.0.0.1) and a local folder as the datasets volume."""
+    from odpipe.local.pipeline import Pipeline, RunOptions, print_failure, print_summary
+
+    params: dict[str, str] = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: expected name=value", param_hint="--param")
+        params[key] = value
+    for key, value in (
+        ("model-name", model_name),
+        ("epochs", epochs),
+        ("imgsz", imgsz),
+        ("batch", batch),
+        ("model", model),
+        ("min-map50-95", min_map50_95),
+    ):
+        if value is not None:
+            params[key] = str(value)
+    if not resume and (not annotations or not images):
+        raise typer.BadParameter("--annotations and --images are required (or --resume RUN)")
+    try:
+        summary = Pipeline(
+            RunOptions(
+                annotations=annotations or "",
+                images=images or "",
+                parameters=params,
+                state_dir=state_dir,
+                s3_endpoint=s3_endpoint,
+                chart=chart,
+                resume=resume,
+                log_lines=log_lines,
+            )
+        ).run()
+    except OdpipeError as exc:
+        _fail(exc)
+        return
+    print_summary(summary)
+    if summary.status != "Succeeded":
+        print_failure(summary, log_lines)
+        failed = [r.exit_code for r in summary.results.values() if r.status != "Succeeded"]
+        raise typer.Exit(failed[0] if failed and failed[0] > 0 else 1)
+
+
+@app.command()
+def demo(
+    state_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data and S3 state.")] = Path(".odpipe/demo"),
+    images: Annotated[int, typer.Option(min=8, help="Synthetic images to generate.")] = 40,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (~1 s each on a CPU).")] = 100,
+) -> None:
+    """Generate a small synthetic COCO set (coloured shapes, nothing downloaded) and run the whole pipeline."""
+    from odpipe.console import console
+    from odpipe.synthetic import make_dataset
+
+    source = state_dir / "synthetic"
+    if not (source / "annotations.json").exists():
+        make_dataset(source, images=images, size=128, seed=0)
+    console.print(f"synthetic COCO set: {source / 'annotations.json'} with {images} images", markup=False)
+    run(
+        annotations=str(source / "annotations.json"),
+        images=str(source / "images"),
+        model_name="shapes",
+        epochs=epochs,
+        imgsz=128,
+        batch=8,
+        model=None,
+        min_map50_95=None,
+        param=None,
+        s3_endpoint=None,
+        state_dir=state_dir,
+        chart=None,
+        resume=None,
+        log_lines=25,
+    )
+
+
 @app.command("check-s3")
 def check_s3(
     bucket: Annotated[list[str], typer.Option("--bucket", help="A bucket that must exist (repeatable).")],

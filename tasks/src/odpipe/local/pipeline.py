@@ -1,0 +1,383 @@
+"""`odpipe run`: the chart's pipeline on this machine, with an embedded (or given) S3 server.
+
+State lives under a state folder (default `.odpipe/`): `s3/` (the embedded server's objects and its
+generated credentials), `data/` (the datasets volume, shared by runs so prepared datasets are reused),
+`runs/<workflow>/` (state.json, step logs, step sandboxes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from odpipe.console import console, write_json
+from odpipe.errors import InputError
+from odpipe.local.argo import DagRunner, Environment, StepResult, new_workflow_name
+from odpipe.local.s3server import Credentials, S3Server
+from odpipe.storage import Storage, is_s3_uri, sha256_file
+
+PIPELINE = "odpipe-pipeline"
+RELEASE = "odpipe"
+NAMESPACE = "odpipe-local"
+
+
+@dataclass
+class RunOptions:
+    annotations: str
+    images: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    state_dir: Path = Path(".odpipe")
+    s3_endpoint: str | None = None
+    chart: Path | None = None
+    resume: str | None = None
+    log_lines: int = 25
+
+
+@dataclass
+class RunSummary:
+    workflow: str
+    status: str
+    results: dict[str, StepResult]
+    outputs: dict[str, str]
+    endpoint: str
+    buckets: dict[str, str]
+    state_dir: Path
+    seconds: float
+
+    def model_uri(self) -> str | None:
+        version = self.outputs.get("model-version")
+        name = self.outputs.get("model-name")
+        return f"s3://{self.buckets['models']}/{name}/{version}/model.onnx" if version and name else None
+
+
+def find_chart(explicit: Path | None) -> Path:
+    candidates = [explicit] if explicit else []
+    if os.environ.get("ODPIPE_CHART"):
+        candidates.append(Path(os.environ["ODPIPE_CHART"]))
+    for base in (Path.cwd(), Path(__file__).resolve()):
+        for parent in (base, *base.parents):
+            candidates.append(parent / "charts" / "odpipe-workflows")
+    for c in candidates:
+        if c and (c / "Chart.yaml").exists():
+            return c
+    raise InputError(
+        "chart charts/odpipe-workflows not found: run from the odpipe repository, pass --chart, or set ODPIPE_CHART"
+    )
+
+
+def find_helm() -> str:
+    beside = Path(sys.executable).parent / "helm"
+    found = str(beside) if beside.exists() else shutil.which("helm")
+    if not found:
+        raise InputError("helm not found (make setup installs it into the venv): odpipe run renders the chart with it")
+    return found
+
+
+def render_chart(chart: Path, endpoint: str, insecure: bool) -> list[dict[str, Any]]:
+    args = [
+        find_helm(),
+        "template",
+        RELEASE,
+        str(chart),
+        "--namespace",
+        NAMESPACE,
+        "--set",
+        f"s3.endpoint={endpoint}",
+        "--set",
+        f"s3.insecure={str(insecure).lower()}",
+        "--set",
+        "tests.enabled=false",
+    ]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise InputError(f"helm template {chart} failed:\n{proc.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def _executable(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
+def _credentials(state: Path) -> Credentials:
+    path = state / "credentials.json"
+    if path.exists():
+        doc = json.loads(path.read_text())
+        return Credentials(doc["access_key"], doc["secret_key"])
+    creds = Credentials.generate()
+    state.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"access_key": creds.access_key, "secret_key": creds.secret_key}, fh)
+    return creds
+
+
+class Pipeline:
+    def __init__(self, opts: RunOptions) -> None:
+        self.opts = opts
+        self.state = opts.state_dir.resolve()
+        self.data_dir = self.state / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def run(self) -> RunSummary:
+        if self.opts.s3_endpoint:
+            url = urlparse(self.opts.s3_endpoint)
+            if url.scheme not in ("http", "https") or not url.netloc:
+                raise InputError(f"--s3-endpoint {self.opts.s3_endpoint!r}: expected http(s)://host:port")
+            for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+                if not os.environ.get(var):
+                    raise InputError(f"--s3-endpoint needs {var} in the environment")
+            creds = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+            return self._run_with(url.netloc, url.scheme == "http", self.opts.s3_endpoint, creds)
+        creds = _credentials(self.state / "s3")
+        started = time.monotonic()
+        with S3Server(self.state / "s3", creds) as server:
+            console.print(
+                f"embedded S3 (SeaweedFS) at {server.endpoint_url}, ready in "
+                f"{time.monotonic() - started:.1f}s; credentials in {self.state / 's3' / 'credentials.json'}",
+                markup=False,
+            )
+            return self._run_with(server.endpoint_url.split("://")[1], True, server.endpoint_url, creds)
+
+    def _run_with(self, endpoint: str, insecure: bool, url: str, creds: Credentials) -> RunSummary:
+        started = time.monotonic()
+        chart = find_chart(self.opts.chart)
+        docs = render_chart(chart, endpoint, insecure)
+        templates = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "WorkflowTemplate"}
+        if PIPELINE not in templates:
+            raise InputError(f"{chart}: renders no WorkflowTemplate {PIPELINE}")
+        repo_cm = next(
+            d
+            for d in docs
+            if d.get("kind") == "ConfigMap"
+            and "workflows.argoproj.io/default-artifact-repository" in d["metadata"].get("annotations", {})
+        )
+        repo_key = repo_cm["metadata"]["annotations"]["workflows.argoproj.io/default-artifact-repository"]
+        repo = yaml.safe_load(repo_cm["data"][repo_key])["s3"]
+        secrets = {
+            (repo["accessKeySecret"]["name"], repo["accessKeySecret"]["key"]): creds.access_key,
+            (repo["secretKeySecret"]["name"], repo["secretKeySecret"]["key"]): creds.secret_key,
+        }
+        env_vars = {
+            e["name"]: e.get("value") for e in templates["odpipe-prepare"]["spec"]["templates"][0]["container"]["env"]
+        }
+        buckets = {
+            "artifacts": repo["bucket"],
+            "datasets": env_vars["ODPIPE_DATASETS_BUCKET"],
+            "models": env_vars["ODPIPE_MODELS_BUCKET"],
+        }
+        storage = Storage(url, client=_client(url, creds))
+        if self.opts.s3_endpoint:
+            for b in buckets.values():
+                storage.require_bucket(b)
+        else:
+            for b in buckets.values():
+                storage.ensure_bucket(b)
+
+        run_dir, name, uid, previous, params = self._prepare_run(storage, buckets)
+        env = Environment(
+            storage=storage,
+            artifacts_bucket=buckets["artifacts"],
+            key_format=repo["keyFormat"],
+            data_dir=self.data_dir,
+            secrets=secrets,
+            executable=_executable,
+            extra_env={"ODPIPE_SCRATCH": str(self.state / "scratch")},
+        )
+        runner = DagRunner(templates, PIPELINE, env, run_dir, name, uid, params, self._event)
+        console.print(f"workflow {name} (uid {uid}); steps run as in the chart's {PIPELINE}", markup=False)
+        results = runner.run(previous)
+        self._save(run_dir, name, uid, params, results)
+        status = (
+            "Succeeded"
+            if results
+            and all(r.status == "Succeeded" for r in results.values())
+            and len(results) == len(runner.order())
+            else "Failed"
+        )
+        outputs = runner.dag_parameters(results)
+        outputs["model-name"] = params.get("model-name", "")
+        return RunSummary(name, status, results, outputs, url, buckets, self.state, time.monotonic() - started)
+
+    def _prepare_run(
+        self, storage: Storage, buckets: dict[str, str]
+    ) -> tuple[Path, str, str, dict[str, StepResult], dict[str, str]]:
+        runs = self.state / "runs"
+        if self.opts.resume:
+            run_dir = runs / self.opts.resume
+            state_file = run_dir / "state.json"
+            if not state_file.exists():
+                known = sorted(p.name for p in runs.iterdir()) if runs.exists() else []
+                raise InputError(f"--resume {self.opts.resume}: no such run under {runs} (runs: {known[-5:]})")
+            state = json.loads(state_file.read_text())
+            previous = {k: StepResult(**{**v, "log": Path(v["log"])}) for k, v in state["results"].items()}
+            failed = [k for k, v in previous.items() if v.status != "Succeeded"]
+            console.print(
+                f"resuming {state['workflow']}: keeping {sorted(set(previous) - set(failed))}, "
+                f"rerunning from {failed or 'the next step'}",
+                markup=False,
+            )
+            previous = {k: v for k, v in previous.items() if v.status == "Succeeded"}
+            params = {**state["parameters"], **self.opts.parameters}  # a resume may fix a parameter
+            return run_dir, state["workflow"], state["uid"], previous, params
+        params = dict(self.opts.parameters)
+        params["annotations-key"] = self._stage_annotations(storage, buckets["datasets"])
+        if is_s3_uri(self.opts.images):
+            bucket, _, prefix = self.opts.images[len("s3://") :].partition("/")
+            if bucket != buckets["datasets"]:
+                raise InputError(f"--images {self.opts.images}: must be in the datasets bucket {buckets['datasets']!r}")
+            params["images-prefix"] = prefix
+        else:
+            params["images-path"] = self._stage_images(Path(self.opts.images))
+        name = new_workflow_name(PIPELINE)
+        run_dir = runs / name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir, name, str(uuid.uuid4()), {}, params
+
+    def _stage_annotations(self, storage: Storage, bucket: str) -> str:
+        if is_s3_uri(self.opts.annotations):
+            b, _, key = self.opts.annotations[len("s3://") :].partition("/")
+            if b != bucket:
+                raise InputError(f"--annotations {self.opts.annotations}: must be in the datasets bucket {bucket!r}")
+            return key
+        path = Path(self.opts.annotations)
+        if not path.is_file():
+            raise InputError(f"--annotations {path}: file not found")
+        digest = sha256_file(path)
+        key = f"local-uploads/{digest[:16]}/{path.name}"
+        if not storage.exists(bucket, key):
+            storage.upload_file(path, bucket, key, sha256=digest)
+        return key
+
+    def _stage_images(self, images: Path) -> str:
+        """Local images go on the datasets volume (as a link), as images already on a cluster's PVC."""
+        if not images.is_dir():
+            raise InputError(f"--images {images}: not a directory")
+        target = images.resolve()
+        rel = f"local-images/{hashlib.sha256(str(target).encode()).hexdigest()[:12]}"
+        link = self.data_dir / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() and link.resolve() != target:
+            link.unlink()
+        if not link.is_symlink():
+            link.symlink_to(target, target_is_directory=True)
+        return rel
+
+    def _save(self, run_dir: Path, name: str, uid: str, params: dict[str, str], results: dict[str, StepResult]) -> None:
+        write_json(
+            run_dir / "state.json",
+            {
+                "workflow": name,
+                "uid": uid,
+                "parameters": params,
+                "results": {k: {**asdict(v), "log": str(v.log)} for k, v in results.items()},
+            },
+        )
+
+    def _event(self, kind: str, result: StepResult | None, text: str) -> None:
+        if kind == "running":
+            console.print(f"▶ {text}", markup=False)
+        elif kind == "skipped" and result:
+            console.print(f"✓ {text}: kept from the earlier run ({result.pod})", markup=False)
+        elif kind == "retrying" and result:
+            console.print(f"↻ {text}: exit {result.exit_code}, retrying (retryStrategy)", markup=False)
+        elif kind == "finished" and result:
+            mark = "✓" if result.status == "Succeeded" else "✗"
+            console.print(
+                f"{mark} {text}: {result.status} in {result.seconds:.1f}s"
+                + (f" (exit {result.exit_code})" if result.exit_code else ""),
+                markup=False,
+            )
+
+
+def _client(url: str, creds: Credentials) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 5},
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+
+
+def print_failure(summary: RunSummary, lines: int) -> None:
+    failed = next((r for r in summary.results.values() if r.status != "Succeeded"), None)
+    if failed is None:
+        return
+    console.print(
+        f"\nstep {failed.task} failed (exit {failed.exit_code}); last {lines} lines of {failed.log}:", markup=False
+    )
+    tail = failed.log.read_text(errors="replace").splitlines()[-lines:]
+    for line in tail:
+        console.print(f"  {line}", markup=False)
+    kept = [
+        (r.task, k, key) for r in summary.results.values() if r.status == "Succeeded" for k, key in r.artifacts.items()
+    ]
+    if kept:
+        console.print("artifacts kept so far:", markup=False)
+        for task, name, key in kept:
+            console.print(f"  {task}.{name}: s3://{summary.buckets['artifacts']}/{key}", markup=False)
+    console.print(
+        f"resume from the failed step: odpipe run --resume {summary.workflow} --state-dir {summary.state_dir}",
+        markup=False,
+    )
+
+
+def print_summary(summary: RunSummary) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary.workflow}: {summary.status} in {summary.seconds:.1f}s")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("time", justify="right")
+    table.add_column("attempts", justify="right")
+    table.add_column("pod")
+    for r in summary.results.values():
+        table.add_row(r.task, r.status, f"{r.seconds:.1f}s", str(r.attempts), r.pod)
+    console.print(table)
+    out = summary.outputs
+    rows = [
+        ("dataset id", out.get("dataset-id")),
+        ("mAP50-95 (COCO, val)", out.get("map50-95")),
+        ("model version", out.get("model-version")),
+        ("model", summary.model_uri()),
+    ]
+    if summary.model_uri():
+        rows.append(("model card", summary.model_uri().replace("model.onnx", "model-card.json")))  # type: ignore[union-attr]
+    train = summary.results.get("train")
+    if train and "metrics" in train.artifacts:
+        rows.append(("metrics", f"s3://{summary.buckets['artifacts']}/{train.artifacts['metrics']}"))
+    export = summary.results.get("export-deploy")
+    if export and export.status == "Succeeded":
+        rows.append(
+            (
+                "local copy",
+                str(summary.state_dir / "runs" / summary.workflow / "pods" / export.pod / "artifacts" / "outputs"),
+            )
+        )
+    rows.append(("S3 endpoint", summary.endpoint))
+    rows.append(("state", str(summary.state_dir)))
+    for k, v in rows:
+        if v:
+            console.print(f"{k:>22}: {v}", markup=False)
