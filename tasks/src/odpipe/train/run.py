@@ -152,7 +152,7 @@ def run_train(
     }
     params_file = run_dir / PARAMS_FILE
     resumed = False
-    if params_file.exists():
+    if params_file.exists() and ((run_dir / COMPLETE_MARKER).exists() or last.exists()):
         previous = json.loads(params_file.read_text())
         if previous != record:
             raise InputError(
@@ -160,7 +160,7 @@ def run_train(
                 f"({_diff(previous, record)}); use another --run-id"
             )
         resumed = (run_dir / COMPLETE_MARKER).exists() or last.exists()
-    else:
+    else:  # nothing to resume (a fresh run, or an earlier attempt that failed before its first checkpoint)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(params_file, record)
 
