@@ -46,9 +46,13 @@ def seed_fonts(dest: Path) -> None:
     matplotlib's DejaVuSans under that name instead."""
     if all((dest / f).exists() for f in FONTS):
         return
-    import matplotlib
+    baked = os.environ.get("ODPIPE_FONT_FILE")  # the images bake the font in
+    if baked and Path(baked).is_file():
+        source = Path(baked)
+    else:
+        import matplotlib
 
-    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+        source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     dest.mkdir(parents=True, exist_ok=True)
     for name in FONTS:
         if not (dest / name).exists():
