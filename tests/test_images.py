@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import shared_testdata
-
 from odpipe.local.s3server import S3Server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,8 +31,12 @@ def _dockerfile(task: str) -> str:
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_hadolint_clean(task: str) -> None:
     exe = Path(sys.executable).parent / "hadolint"
-    proc = subprocess.run([str(exe), "--failure-threshold", "info", str(IMAGES / task / "Dockerfile")],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(exe), "--failure-threshold", "info", str(IMAGES / task / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -48,7 +51,7 @@ def test_dockerfile_agrees_with_the_chart(task: str) -> None:
     # the chart names images <registry>/<repository>; the build script tags <registry>/odpipe/<task>
     assert VALUES["tasks"][CHART_TASK_KEY[task]]["repository"] == f"odpipe/{task}"
     # only its own extra, pinned by the one constraints file the dev venv uses too
-    extras = set(re.findall(r'tasks\[(\w+)\]', text))
+    extras = set(re.findall(r"tasks\[(\w+)\]", text))
     assert extras == {TASKS[task]}
     assert "-c /src/constraints.txt" in text
     for label in ("source", "version", "revision"):
@@ -62,8 +65,9 @@ def test_build_script_explains_a_missing_engine() -> None:
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     if shutil.which("podman") or shutil.which("buildah"):
         pytest.skip("a container engine is present here")
-    proc = subprocess.run(["bash", str(REPO / "tools/build-images.sh")], capture_output=True, text=True, env=env,
-                          check=False)
+    proc = subprocess.run(
+        ["bash", str(REPO / "tools/build-images.sh")], capture_output=True, text=True, env=env, check=False
+    )
     if proc.returncode == 0:
         pytest.skip("a working docker engine is present here")
     assert proc.returncode == 2 and "no container engine available" in proc.stderr
@@ -102,8 +106,9 @@ def _size_mb(path: Path) -> float:
 def _odpipe(venv: Path, root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ODPIPE_"))}
     full.update({"ODPIPE_ROOT": str(root), "ODPIPE_SCRATCH": str(root / "scratch"), **(env or {})})
-    proc = subprocess.run([str(venv / "bin/odpipe"), *args], capture_output=True, text=True, env=full, check=False,
-                          timeout=900, cwd=root)
+    proc = subprocess.run(
+        [str(venv / "bin/odpipe"), *args], capture_output=True, text=True, env=full, check=False, timeout=900, cwd=root
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -115,8 +120,10 @@ def test_each_extra_installs_alone_and_runs_its_job(tmp_path: Path) -> None:
 
     prep = _extra_venv("prepare")
     sizes["prepare"] = _size_mb(prep)
-    assert subprocess.run([str(prep / "bin/python"), "-c", "import torch"], capture_output=True,
-                          check=False).returncode != 0, "the prepare image must carry no torch"
+    assert (
+        subprocess.run([str(prep / "bin/python"), "-c", "import torch"], capture_output=True, check=False).returncode
+        != 0
+    ), "the prepare image must carry no torch"
     root = tmp_path / "root"
     root.mkdir()
     code, out = _odpipe(prep, root, "prepare", "--annotations", str(ann), "--images", str(images))
@@ -129,8 +136,23 @@ def test_each_extra_installs_alone_and_runs_its_job(tmp_path: Path) -> None:
 
     train = _extra_venv("train")
     sizes["train"] = _size_mb(train)
-    code, out = _odpipe(train, root, "train", "--epochs", "1", "--imgsz", "128", "--batch", "8", "--workers", "0",
-                        "--device", "cpu", "--run-id", "image-test")
+    code, out = _odpipe(
+        train,
+        root,
+        "train",
+        "--epochs",
+        "1",
+        "--imgsz",
+        "128",
+        "--batch",
+        "8",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--run-id",
+        "image-test",
+    )
     assert code == 0, out
     for name in ("best.pt", "metrics.json"):
         shutil.copy(root / "artifacts/outputs" / name, inputs / name)

@@ -104,7 +104,8 @@ class Storage:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        self.client = client or boto3.client(
+        # A session of its own: boto3's default session caches credentials for the whole process.
+        self.client = client or boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
             region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -260,16 +261,21 @@ class Storage:
         if head is None:
             raise StorageError(f"s3://{bucket}/{key}: no such object at {self.endpoint_url}")
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        os.close(fd)
         tmp = Path(tmp_name)
         try:
+            # One streamed GET, hashed as it is written: a single pass over the bytes, no re-read.
+            digest_obj = hashlib.sha256()
             try:
-                self.client.download_file(bucket, key, str(tmp), Config=self.transfer)
+                body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+                with os.fdopen(fd, "wb") as fh:
+                    for chunk in body.iter_chunks(_HASH_BLOCK * 4):
+                        digest_obj.update(chunk)
+                        fh.write(chunk)
             except Exception as exc:
                 raise self._fail("downloading", bucket, key, exc) from exc
             size = tmp.stat().st_size
             want_size = int(head["ContentLength"]) if expected_size is None else expected_size
-            digest = sha256_file(tmp)
+            digest = digest_obj.hexdigest()
             want_sha = head.get("Metadata", {}).get(SHA256_META)
             if size != want_size or (want_sha and want_sha != digest):
                 raise StorageError(

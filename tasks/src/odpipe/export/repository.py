@@ -114,12 +114,20 @@ class ModelRepository:
             f"{MAX_CLAIM_TRIES} tries (too many concurrent publishes)"
         )
 
-    def publish(self, name: str, model: Path, card: dict[str, Any], config: str, owner: dict[str, Any]) -> Published:
+    def publish(
+        self,
+        name: str,
+        model: Path,
+        card: dict[str, Any],
+        config: str,
+        owner: dict[str, Any],
+        sha256: str | None = None,
+    ) -> Published:
         version = self.claim(name, owner)
         prefix = f"{name}/{version}"
         model_key = f"{prefix}/{contract.MODEL}"
         try:
-            self.storage.upload_file(model, self.bucket, model_key)
+            self.storage.upload_file(model, self.bucket, model_key, sha256=sha256)
             card = {**card, "name": name, "version": version, "uri": f"s3://{self.bucket}/{model_key}"}
             body = json.dumps(card, indent=2).encode()
             if not self.storage.put_bytes(

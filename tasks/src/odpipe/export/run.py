@@ -188,7 +188,7 @@ def run_export(
         "options": asdict(opts),
     }
     config = config_pbtxt(name, exported.inputs, exported.outputs, opts.dynamic, opts.max_batch_size)
-    published = repo.publish(name, model_path, card, config, owner)
+    published = repo.publish(name, model_path, card, config, owner, sha256=card["sha256"])
     card = repo.card(name, published.version)
     write_json(layout.output(contract.MODEL_CARD), card)
     layout.write_param(contract.PARAM_MODEL_VERSION, str(published.version))

@@ -174,7 +174,16 @@ class S3Server:
                     for bucket in self.buckets:
                         client.create_bucket(Bucket=bucket)
                 return
-            except (BotoCoreError, ClientError, OSError):
+            except ClientError as exc:
+                err = exc.response.get("Error", {})
+                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+                if 400 <= status < 500 and status not in (404, 408, 429):
+                    # the server answers and says no (a bad bucket name, refused credentials): final
+                    raise StorageError(
+                        f"SeaweedFS S3 at {self.endpoint_url}: {err.get('Code')}: {err.get('Message')}"
+                    ) from None
+                time.sleep(0.1)
+            except (BotoCoreError, OSError):
                 time.sleep(0.1)
         raise StorageError(
             f"SeaweedFS S3 at {self.endpoint_url} not ready after {self.ready_timeout:.0f}s; see {self.log_path}"

@@ -1,0 +1,143 @@
+"""export-deploy's numbers: onnxruntime (simplified) vs PyTorch batch-1 CPU latency (target ratio <= 0.5),
+onnxsim's effect on node count and latency, and S3 upload/download throughput through odpipe's storage
+module vs raw boto3 on the same server and file (target >= 0.9)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import report
+
+
+def _checkpoint(work: Path) -> Path:
+    """A real YOLO checkpoint: one epoch on synthetic data (latency does not depend on the weights)."""
+    from odpipe.contract import Layout
+    from odpipe.prepare.pipeline import PrepareOptions, run_prepare
+    from odpipe.synthetic import make_dataset
+    from odpipe.train.params import TrainParams
+    from odpipe.train.run import run_train
+
+    os.environ["ODPIPE_ROOT"] = str(work / "root")
+    make_dataset(work / "src", images=12, size=64, seed=0)
+    layout = Layout.resolve()
+    run_prepare(PrepareOptions(annotations=str(work / "src/annotations.json"), images=str(work / "src/images")), layout)
+    run_train(
+        TrainParams(epochs=1, imgsz=64, batch=4, device="cpu", workers=0),
+        layout,
+        manifest=layout.output("dataset.json"),
+        run_id="bench",
+    )
+    return layout.output("best.pt")
+
+
+def latency_section(work: Path) -> None:
+    import numpy as np
+    from odpipe.export.inference import OnnxDetector
+    from odpipe.export.onnx_export import export_onnx
+    from odpipe.export.parity import median_latency_ms, torch_forward, torch_model
+
+    weights = _checkpoint(work)
+    rows = []
+    for imgsz in (320, 640):
+        tensor = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
+        simp = export_onnx(weights, work / f"s{imgsz}.onnx", imgsz=imgsz, opset=None, dynamic=False, simplify=True)
+        raw = export_onnx(weights, work / f"r{imgsz}.onnx", imgsz=imgsz, opset=None, dynamic=False, simplify=False)
+        pt = median_latency_ms(torch_forward(torch_model(weights)), tensor, runs=30)
+        ort_s = median_latency_ms(OnnxDetector(simp.path).raw, tensor, runs=30)
+        ort_r = median_latency_ms(OnnxDetector(raw.path).raw, tensor, runs=30)
+        rows += [
+            (f"imgsz {imgsz}: PyTorch (fused, eval)", f"{pt:.2f} ms"),
+            (
+                f"imgsz {imgsz}: onnxruntime, onnxsim",
+                f"{ort_s:.2f} ms, {simp.nodes_after} nodes -> ratio to PyTorch {ort_s / pt:.2f} (target <= 0.5)",
+            ),
+            (
+                f"imgsz {imgsz}: onnxruntime, not simplified",
+                f"{ort_r:.2f} ms, {raw.nodes_after} nodes -> onnxsim speed-up {ort_r / ort_s:.2f}x",
+            ),
+        ]
+    import torch
+
+    report(f"batch-1 CPU latency, yolo11n, median of 30 ({torch.get_num_threads()} torch threads)", rows)
+
+
+def storage_section(work: Path) -> None:
+    from odpipe.local.s3server import S3Server
+    from odpipe.storage import Storage
+
+    big = work / "blob.bin"
+    with big.open("wb") as fh:
+        for _ in range(256):
+            fh.write(os.urandom(1024 * 1024))
+    size_mb = big.stat().st_size / 1e6
+    with S3Server(work / "s3", buckets=("bench",)) as server:
+        os.environ.update(server.env())
+        ours = Storage()
+        raw = server.client()
+        from boto3.s3.transfer import TransferConfig
+
+        cfg = ours.transfer  # the same multipart settings for both: the difference is odpipe's checks
+        up: dict[str, list[float]] = {"odpipe": [], "boto3": []}
+        down: dict[str, list[float]] = {"odpipe": [], "boto3": []}
+        for i in range(3):
+            t = time.perf_counter()
+            ours.upload_file(big, "bench", f"ours-{i}")
+            up["odpipe"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            raw.upload_file(
+                str(big),
+                "bench",
+                f"raw-{i}",
+                Config=TransferConfig(
+                    multipart_threshold=cfg.multipart_threshold, multipart_chunksize=cfg.multipart_chunksize
+                ),
+            )
+            up["boto3"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ours.download_file("bench", f"ours-{i}", work / "o.bin")
+            down["odpipe"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            raw.download_file(
+                "bench",
+                f"raw-{i}",
+                str(work / "r.bin"),
+                Config=TransferConfig(
+                    multipart_threshold=cfg.multipart_threshold, multipart_chunksize=cfg.multipart_chunksize
+                ),
+            )
+            down["boto3"].append(time.perf_counter() - t)
+    med = {k: {n: statistics.median(v) for n, v in d.items()} for k, d in (("up", up), ("down", down))}
+    rows = []
+    for kind in ("up", "down"):
+        o, b = size_mb / med[kind]["odpipe"], size_mb / med[kind]["boto3"]
+        rows.append(
+            (
+                f"{kind}load",
+                f"odpipe {o:.0f} MB/s (sha256 + verify), boto3 {b:.0f} MB/s -> ratio {o / b:.2f} (target >= 0.9)",
+            )
+        )
+    report(f"S3 throughput, {size_mb:.0f} MB file, SeaweedFS on 127.0.0.1, median of 3 (alternated)", rows)
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="odpipe-bench-export-"))
+    try:
+        from odpipe.ultralytics_env import import_ultralytics
+
+        import_ultralytics()
+        if "--storage-only" not in sys.argv:
+            latency_section(work)
+        storage_section(work)
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
