@@ -59,7 +59,7 @@ def test_wrong_credentials_and_unreachable_endpoint(
     s3.put_bytes(bucket, "x", b"1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "wrong")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
-    with pytest.raises(StorageError, match="access denied|InvalidAccessKeyId|SignatureDoesNotMatch|403"):
+    with pytest.raises(StorageError, match=r"access denied|InvalidAccessKeyId|SignatureDoesNotMatch|403"):
         Storage(s3_server.endpoint_url, max_attempts=1).get_bytes(bucket, "x")
     with pytest.raises(StorageError, match=r"http://127\.0\.0\.1:9 unreachable"):
         Storage("http://127.0.0.1:9", max_attempts=2, connect_timeout=0.5).bucket_exists("models")
