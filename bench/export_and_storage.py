@@ -38,19 +38,24 @@ def _checkpoint(work: Path) -> Path:
 
 def latency_section(work: Path) -> None:
     import numpy as np
+    import torch
     from odpipe.export.inference import OnnxDetector
     from odpipe.export.onnx_export import export_onnx
     from odpipe.export.parity import median_latency_ms, torch_forward, torch_model
 
     weights = _checkpoint(work)
+    threads = len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)  # training left torch at one thread; both runtimes get the same cores
     rows = []
     for imgsz in (320, 640):
         tensor = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
         simp = export_onnx(weights, work / f"s{imgsz}.onnx", imgsz=imgsz, opset=None, dynamic=False, simplify=True)
         raw = export_onnx(weights, work / f"r{imgsz}.onnx", imgsz=imgsz, opset=None, dynamic=False, simplify=False)
-        pt = median_latency_ms(torch_forward(torch_model(weights)), tensor, runs=30)
-        ort_s = median_latency_ms(OnnxDetector(simp.path).raw, tensor, runs=30)
-        ort_r = median_latency_ms(OnnxDetector(raw.path).raw, tensor, runs=30)
+        forward = torch_forward(torch_model(weights))
+        torch.set_num_threads(threads)  # after loading: Ultralytics may reset it
+        pt = median_latency_ms(forward, tensor, runs=30)
+        ort_s = median_latency_ms(OnnxDetector(simp.path, threads=threads).raw, tensor, runs=30)
+        ort_r = median_latency_ms(OnnxDetector(raw.path, threads=threads).raw, tensor, runs=30)
         rows += [
             (f"imgsz {imgsz}: PyTorch (fused, eval)", f"{pt:.2f} ms"),
             (
@@ -62,9 +67,7 @@ def latency_section(work: Path) -> None:
                 f"{ort_r:.2f} ms, {raw.nodes_after} nodes -> onnxsim speed-up {ort_r / ort_s:.2f}x",
             ),
         ]
-    import torch
-
-    report(f"batch-1 CPU latency, yolo11n, median of 30 ({torch.get_num_threads()} torch threads)", rows)
+    report(f"batch-1 CPU latency, yolo11n, median of 30 ({threads} threads each)", rows)
 
 
 def storage_section(work: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -59,17 +60,22 @@ def median_latency_ms(fn: Callable[[np.ndarray], Any], tensor: np.ndarray, runs:
     return statistics.median(times)
 
 
-def latency(weights: Path, detector: OnnxDetector, image: Path, imgsz: int, runs: int = 20) -> dict[str, Any]:
+def latency(weights: Path, model: Path, image: Path, imgsz: int, runs: int = 20) -> dict[str, Any]:
+    """Median batch-1 latency of both runtimes with the same number of CPU threads (Ultralytics' training
+    leaves torch at one thread; onnxruntime would otherwise take every core)."""
     import torch
 
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     tensor, _, _ = preprocess(image, imgsz)
-    ort_ms = median_latency_ms(detector.raw, tensor, runs)
-    pt_ms = median_latency_ms(torch_forward(torch_model(weights)), tensor, runs)
+    ort_ms = median_latency_ms(OnnxDetector(model, threads=threads).raw, tensor, runs)
+    forward = torch_forward(torch_model(weights))
+    torch.set_num_threads(threads)  # after loading: Ultralytics may reset it
+    pt_ms = median_latency_ms(forward, tensor, runs)
     return {
         "batch": 1,
         "imgsz": imgsz,
         "runs": runs,
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "onnxruntime_ms": round(ort_ms, 3),
         "pytorch_ms": round(pt_ms, 3),
         "ratio": round(ort_ms / pt_ms, 3),

@@ -118,7 +118,7 @@ def run_export(
         f"(delta {onnx_ap - torch_ap:+.4f}, tolerance {opts.map_tolerance})",
         markup=False,
     )
-    lat = latency(weights, detector, paths[0], imgsz, runs=opts.latency_runs)
+    lat = latency(weights, model_path, paths[0], imgsz, runs=opts.latency_runs)
     console.print(
         f"batch-1 CPU latency: onnxruntime {lat['onnxruntime_ms']} ms, PyTorch {lat['pytorch_ms']} ms "
         f"(ratio {lat['ratio']})",
