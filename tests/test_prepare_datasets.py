@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -281,3 +282,29 @@ def test_val_list_and_augmentation(tmp_path: Path, shapes: Path) -> None:
         str(bad),
     )
     assert run.exit_code == 2 and "NoSuchTransform" in run.output and "bad.yaml" in run.output
+
+
+def test_background_images_kept_up_to_the_ratio(tmp_path: Path, shapes: Path) -> None:
+    from PIL import Image
+
+    doc = json.loads((shapes / "annotations.json").read_text())
+    images = tmp_path / "imgs"
+    shutil.copytree(shapes / "images", images)
+    for i in range(6):  # six images without boxes
+        Image.new("RGB", (64, 64), (200, 200, 200)).save(images / f"empty_{i}.jpg")
+        doc["images"].append({"id": 1000 + i, "file_name": f"empty_{i}.jpg", "width": 64, "height": 64})
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(doc))
+    run = odpipe(
+        tmp_path / "r", "prepare", "--annotations", str(ann), "--images", str(images), "--background-ratio", "0.25"
+    )
+    assert run.exit_code == 0, run.output
+    with_boxes = len({a["image_id"] for a in doc["annotations"]})
+    kept = sum(s["background"] for s in run.manifest()["splits"].values())
+    assert kept == int(0.25 * with_boxes)
+    assert run.codes()["image-background-dropped"]["count"] == 6 - kept
+
+
+def test_images_path_may_not_leave_the_data_volume(tmp_path: Path, shapes: Path) -> None:
+    run = odpipe(tmp_path, "prepare", "--annotations", str(shapes / "annotations.json"), "--images-path", "../../etc")
+    assert run.exit_code == 2 and "leaves the data volume" in run.output

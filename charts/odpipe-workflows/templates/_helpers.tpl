@@ -101,11 +101,12 @@ checkov.io/skip4: CKV_K8S_15=IfNotPresent with immutable version tags; image.pul
 
 {{/* image reference of one task: (dict "task" .Values.tasks.x "root" $) */}}
 {{- define "odpipe.image" -}}
-{{- $tag := default .root.Chart.AppVersion .root.Values.image.tag -}}
+{{- $tag := .task.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- $registry := .task.registry | default .root.Values.image.registry -}}
 {{- if and .task.variant (ne .task.variant "cpu") -}}
 {{- $tag = printf "%s-%s" $tag .task.variant -}}
 {{- end -}}
-{{- printf "%s/%s:%s" .root.Values.image.registry .task.repository $tag -}}
+{{- printf "%s/%s:%s" $registry .task.repository $tag -}}
 {{- end -}}
 
 {{/* The environment every task container gets: S3 from the Secret, buckets, workflow identity. */}}

@@ -160,7 +160,12 @@ def prepare(
 
         images = f"s3://{Buckets.from_env().datasets}/{images_prefix.strip('/')}"
     elif images_path:
-        images = str(layout.data / images_path.lstrip("/"))
+        import os.path
+
+        rel = os.path.normpath(images_path.lstrip("/"))  # lexically: a link on the volume may point elsewhere
+        if rel == ".." or rel.startswith("../"):
+            raise typer.BadParameter(f"{images_path!r} leaves the data volume", param_hint="--images-path")
+        images = str(layout.data / rel)
     assert images is not None
     try:
         from odpipe.prepare.pipeline import PrepareOptions, run_prepare

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -13,6 +12,7 @@ from odpipe import __version__, contract
 from odpipe.console import console, write_json
 from odpipe.contract import Layout
 from odpipe.errors import GateFailed, InputError
+from odpipe.jsonfile import read_json_object
 from odpipe.storage import Buckets, Storage, sha256_file
 
 
@@ -41,18 +41,6 @@ class ExportOutcome:
     model_uri: str
 
 
-def _load_json(path: Path, what: str) -> dict[str, Any]:
-    if not path.exists():
-        raise InputError(f"{path}: {what} not found")
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise InputError(f"{path}: {what} is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{path}: {what} must be a JSON object")
-    return doc
-
-
 def run_export(
     opts: ExportOptions,
     layout: Layout,
@@ -70,7 +58,7 @@ def run_export(
     started = time.monotonic()
     name = check_name(opts.model_name)
     weights = weights or layout.input(contract.BEST_WEIGHTS)
-    metrics = _load_json(metrics_path or layout.input(contract.METRICS), "training metrics (metrics.json)")
+    metrics = read_json_object(metrics_path or layout.input(contract.METRICS), "training metrics (metrics.json)")
     if not isinstance(metrics.get("stats"), dict) or "AP" not in metrics["stats"]:
         raise InputError(f"{metrics_path or layout.input(contract.METRICS)}: metrics.json lacks field 'stats.AP'")
     ds = load_dataset(manifest or layout.input(contract.DATASET_MANIFEST), layout.data)

@@ -11,6 +11,7 @@ import yaml
 
 from odpipe import contract
 from odpipe.errors import InputError
+from odpipe.jsonfile import read_json_object
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -53,13 +54,8 @@ class Dataset:
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise InputError(f"{path}: dataset manifest not found (the output dataset.json of `odpipe prepare`)")
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise InputError(f"{path}: dataset manifest is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("schema") != "odpipe.dataset/v1":
+    doc = read_json_object(path, "dataset manifest")
+    if doc.get("schema") != "odpipe.dataset/v1":
         raise InputError(f"{path}: not an odpipe dataset manifest (field 'schema' should be 'odpipe.dataset/v1')")
     for key in ("dataset_id", "classes", "splits", "paths"):
         if key not in doc:
