@@ -213,7 +213,7 @@ def test_killed_run_leaves_nothing_taken_for_finished(tmp_path: Path) -> None:
     from odpipe.synthetic import make_dataset
 
     src = tmp_path / "src"
-    make_dataset(src, images=600, size=64, seed=3)
+    make_dataset(src, images=1500, size=64, seed=3)
     env = {**os.environ, "ODPIPE_ROOT": str(tmp_path / "root")}
     args = [
         sys.executable,
@@ -241,7 +241,7 @@ def test_killed_run_leaves_nothing_taken_for_finished(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     manifest = json.loads((tmp_path / "root/artifacts/outputs/dataset.json").read_text())
     final = datasets / manifest["dataset_id"]
-    assert len(list((final / "labels").rglob("*.txt"))) == 600
+    assert len(list((final / "labels").rglob("*.txt"))) == 1500
 
 
 def test_val_list_and_augmentation(tmp_path: Path, shapes: Path) -> None:

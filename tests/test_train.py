@@ -88,7 +88,7 @@ def test_sigkill_after_first_epoch_then_resume(prepared: Path) -> None:
         str(prepared / "dataset.json"),
         *FAST,
         "--epochs",
-        "5",
+        "8",
         "--run-id",
         "killed",
     ]
@@ -105,15 +105,15 @@ def test_sigkill_after_first_epoch_then_resume(prepared: Path) -> None:
     import torch
 
     done_before = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) + 1
-    assert 1 <= done_before < 5, "the kill must land mid-run"
-    code, out = _train(prepared, "--epochs", "5", "--run-id", "killed")
+    assert 1 <= done_before < 8, "the kill must land mid-run"
+    code, out = _train(prepared, "--epochs", "8", "--run-id", "killed")
     assert code == 0, out
     assert f"resuming after epoch {done_before}" in out
     metrics = json.loads((prepared / "artifacts/outputs/metrics.json").read_text())
-    assert metrics["epochs_done"] == 5 and metrics["resumed"] is True
-    assert f"epoch {done_before + 1}/5" in out and "epoch 1/5" not in out
+    assert metrics["epochs_done"] == 8 and metrics["resumed"] is True
+    assert f"epoch {done_before + 1}/8" in out and "epoch 1/8" not in out
     # a retry after completion only evaluates again
-    code, out = _train(prepared, "--epochs", "5", "--run-id", "killed")
+    code, out = _train(prepared, "--epochs", "8", "--run-id", "killed")
     assert code == 0 and "training already complete" in out
 
 
