@@ -12,33 +12,49 @@ from odpipe.storage import S3Uri, Storage, sha256_file
 
 
 def test_upload_download_verified_and_atomic(s3: Storage, tmp_path: Path) -> None:
+    import base64
+    import hashlib
+
     bucket = os.environ["ODPIPE_DATASETS_BUCKET"]
     src = tmp_path / "blob.bin"
     src.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
     digest = s3.upload_file(src, bucket, "a/blob.bin")
     assert digest == sha256_file(src)
-    assert s3.head(bucket, "a/blob.bin")["Metadata"]["sha256"] == digest
+    head = s3.head(bucket, "a/blob.bin", checksum=True)
+    assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(src.read_bytes()).digest()).decode()
     dest = tmp_path / "out" / "blob.bin"
     assert s3.download_file(bucket, "a/blob.bin", dest) == digest
     assert dest.read_bytes() == src.read_bytes()
     assert not list(dest.parent.glob("*.part")), "no temp file left behind"
-    # a corrupted object (its sha256 metadata no longer matches) is refused and nothing is written
+    # an object whose content no longer matches its sha256 is refused and nothing is written
     s3.client.put_object(Bucket=bucket, Key="a/bad.bin", Body=b"x" * 10, Metadata={"sha256": "0" * 64})
     with pytest.raises(StorageError, match="does not match"):
         s3.download_file(bucket, "a/bad.bin", tmp_path / "bad.bin")
     assert not (tmp_path / "bad.bin").exists() and not list(tmp_path.glob(".bad.bin.*"))
 
 
-def test_multipart_upload_above_the_threshold(s3: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_multipart_upload_composite_checksum(s3: Storage, tmp_path: Path) -> None:
     from boto3.s3.transfer import TransferConfig
+    from odpipe.storage import _StreamHasher
 
     s3.transfer = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
     bucket = os.environ["ODPIPE_MODELS_BUCKET"]
     src = tmp_path / "big.bin"
     src.write_bytes(os.urandom(12 * 1024 * 1024))
-    s3.upload_file(src, bucket, "big.bin")
-    assert "-" in s3.head(bucket, "big.bin")["ETag"], "a multipart upload has a composite ETag"
-    assert s3.download_file(bucket, "big.bin", tmp_path / "back.bin") == sha256_file(src)
+    assert s3.upload_file(src, bucket, "big.bin") is None  # multipart: no whole-file hash without another pass
+    checksum = s3.head(bucket, "big.bin", checksum=True)["ChecksumSHA256"]
+    assert checksum.endswith("-3"), checksum
+    assert s3.download_file(bucket, "big.bin", tmp_path / "back.bin") == checksum
+    assert sha256_file(tmp_path / "back.bin") == sha256_file(src)
+    # the composite checksum is recomputed while streaming: a wrong part layout would not match it
+    data = src.read_bytes()
+    hasher = _StreamHasher([5 * 1024 * 1024, 5 * 1024 * 1024, 2 * 1024 * 1024])
+    for i in range(0, len(data), 777_777):
+        hasher.update(data[i : i + 777_777])
+    assert hasher.composite() == checksum
+    other = _StreamHasher([4 * 1024 * 1024, 6 * 1024 * 1024, 2 * 1024 * 1024])
+    other.update(data)
+    assert other.composite() != checksum
 
 
 def test_conditional_put_and_errors(s3: Storage) -> None:

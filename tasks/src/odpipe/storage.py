@@ -2,12 +2,15 @@
 
 Endpoint, region and credentials come from the variables boto3 already reads (AWS_ENDPOINT_URL,
 AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); bucket names from odpipe's own
-(see `contract`). Every upload carries a sha256 in its metadata and is verified after it lands;
-every download goes to a temp file that is checked and renamed, so no reader ever sees half a file.
+(see `contract`). Every upload carries S3's own SHA-256 checksum, computed while the bytes stream
+(per part for multipart uploads) and validated by the server on receipt; every download is hashed as it
+streams into a temp file, checked against that checksum (or an `sha256` metadata entry written by
+others), and renamed into place, so no reader ever sees half a file.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import tempfile
@@ -161,10 +164,12 @@ class Storage:
                 raise self._fail("creating", bucket, "", exc) from exc
 
     # -- objects --------------------------------------------------------------------------------
-    def head(self, bucket: str, key: str) -> dict[str, Any] | None:
+    def head(self, bucket: str, key: str, *, checksum: bool = False) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
         try:
+            if checksum:
+                return self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
             return self.client.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
@@ -185,34 +190,37 @@ class Storage:
         except Exception as exc:
             raise self._fail("listing", bucket, prefix, exc) from exc
 
-    def upload_file(self, path: Path, bucket: str, key: str, *, sha256: str | None = None) -> str:
-        """Upload and verify (size and sha256 metadata); returns the sha256.
+    def upload_file(self, path: Path, bucket: str, key: str, *, sha256: str | None = None) -> str | None:
+        """Upload with S3's SHA-256 checksum and verify what landed; returns the file's sha256 (hex) when
+        it is known without another pass over the file (given, or a single-part upload), else None.
 
         Single PUTs and completed multipart uploads are atomic in S3: readers see the old object or
         the whole new one, never a part. A failed multipart upload is aborted by the transfer manager.
         """
-        digest = sha256 or sha256_file(path)
         size = path.stat().st_size
+        extra: dict[str, Any] = {"ChecksumAlgorithm": "SHA256"}
+        if sha256:
+            extra["Metadata"] = {SHA256_META: sha256}
         try:
-            self.client.upload_file(
-                str(path), bucket, key, ExtraArgs={"Metadata": {SHA256_META: digest}}, Config=self.transfer
-            )
+            self.client.upload_file(str(path), bucket, key, ExtraArgs=extra, Config=self.transfer)
         except Exception as exc:
             raise self._fail("uploading to", bucket, key, exc) from exc
-        self._verify_remote(bucket, key, size, digest)
-        return digest
-
-    def _verify_remote(self, bucket: str, key: str, size: int, digest: str) -> None:
-        head = self.head(bucket, key)
+        head = self.head(bucket, key, checksum=True)
         if head is None:
             raise StorageError(f"uploaded s3://{bucket}/{key} but it is not there at {self.endpoint_url}")
         remote_size = int(head["ContentLength"])
         remote_sha = head.get("Metadata", {}).get(SHA256_META)
-        if remote_size != size or (remote_sha and remote_sha != digest):
+        if remote_size != size or (sha256 and remote_sha != sha256):
             raise StorageError(
                 f"s3://{bucket}/{key}: verification failed after upload "
-                f"(size {remote_size} vs {size}, sha256 {remote_sha} vs {digest})"
+                f"(size {remote_size} vs {size}, sha256 {remote_sha} vs {sha256})"
             )
+        checksum = head.get("ChecksumSHA256") or ""
+        if sha256:
+            return sha256
+        if checksum and "-" not in checksum:
+            return base64.b64decode(checksum).hex()
+        return None
 
     def put_bytes(
         self,
@@ -254,36 +262,87 @@ class Storage:
         except Exception as exc:
             raise self._fail("reading", bucket, key, exc) from exc
 
+    def _part_sizes(self, bucket: str, key: str, checksum: str) -> list[int] | None:
+        """Part sizes of a multipart object (to recompute its composite checksum), or None if unknown."""
+        parts_total = int(checksum.rsplit("-", 1)[1])
+        try:
+            attrs = self.client.get_object_attributes(
+                Bucket=bucket, Key=key, ObjectAttributes=["ObjectParts"], MaxParts=max(parts_total, 1)
+            )
+        except Exception:
+            return None
+        parts = attrs.get("ObjectParts", {}).get("Parts") or []
+        sizes = [int(p["Size"]) for p in sorted(parts, key=lambda p: p["PartNumber"])]
+        return sizes if len(sizes) == parts_total else None
+
+    def _download_parts(self, bucket: str, key: str, fd: int, sizes: list[int]) -> list[bytes]:
+        """Ranged GETs of each part in parallel, each hashed as it streams and written at its offset;
+        returns the part digests (what S3's composite checksum is made of)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        os.ftruncate(fd, sum(sizes))
+
+        def fetch(i: int) -> bytes:
+            start, end = offsets[i], offsets[i] + sizes[i] - 1
+            body = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}")["Body"]
+            digest, pos = hashlib.sha256(), start
+            for chunk in body.iter_chunks(_HASH_BLOCK * 4):
+                digest.update(chunk)
+                os.pwrite(fd, chunk, pos)
+                pos += len(chunk)
+            if pos != end + 1:
+                raise StorageError(f"s3://{bucket}/{key}: part {i + 1} ended at byte {pos}, expected {end + 1}")
+            return digest.digest()
+
+        with ThreadPoolExecutor(max_workers=min(8, len(sizes))) as pool:
+            return list(pool.map(fetch, range(len(sizes))))
+
     def download_file(self, bucket: str, key: str, dest: Path, *, expected_size: int | None = None) -> str:
-        """Download to a temp file beside ``dest``, verify size and sha256 metadata, rename. Returns sha256."""
+        """Download to a temp file beside ``dest``, hashing as it streams; verify size and checksum
+        (S3's SHA-256, whole-object or composite, or `sha256` metadata); rename. Returns what was verified:
+        the sha256 (hex), or S3's composite checksum of a multipart object."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        head = self.head(bucket, key)
+        head = self.head(bucket, key, checksum=True)
         if head is None:
             raise StorageError(f"s3://{bucket}/{key}: no such object at {self.endpoint_url}")
+        checksum = head.get("ChecksumSHA256") or ""
+        parts = self._part_sizes(bucket, key, checksum) if "-" in checksum else None
+        want_sha = head.get("Metadata", {}).get(SHA256_META)
+        # With a composite checksum the part hashes are the check; the whole-file hash is then skipped
+        # unless sha256 metadata asks for it (one hash per byte either way).
+        hasher = _StreamHasher(parts, whole=parts is None or bool(want_sha))
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         tmp = Path(tmp_name)
         try:
-            # One streamed GET, hashed as it is written: a single pass over the bytes, no re-read.
-            digest_obj = hashlib.sha256()
             try:
-                body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
-                with os.fdopen(fd, "wb") as fh:
-                    for chunk in body.iter_chunks(_HASH_BLOCK * 4):
-                        digest_obj.update(chunk)
-                        fh.write(chunk)
+                if parts is not None and hasher.full is None:
+                    hasher.digests = self._download_parts(bucket, key, fd, parts)
+                    os.close(fd)
+                else:
+                    body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+                    with os.fdopen(fd, "wb") as fh:
+                        for chunk in body.iter_chunks(_HASH_BLOCK * 4):
+                            hasher.update(chunk)
+                            fh.write(chunk)
             except Exception as exc:
                 raise self._fail("downloading", bucket, key, exc) from exc
             size = tmp.stat().st_size
             want_size = int(head["ContentLength"]) if expected_size is None else expected_size
-            digest = digest_obj.hexdigest()
-            want_sha = head.get("Metadata", {}).get(SHA256_META)
-            if size != want_size or (want_sha and want_sha != digest):
-                raise StorageError(
-                    f"s3://{bucket}/{key}: downloaded copy does not match (size {size} vs {want_size}, "
-                    f"sha256 {digest} vs {want_sha})"
-                )
+            digest = hasher.hexdigest()
+            problems = []
+            if size != want_size:
+                problems.append(f"size {size} vs {want_size}")
+            if want_sha and want_sha != digest:
+                problems.append(f"sha256 {digest} vs metadata {want_sha}")
+            if checksum and "-" not in checksum and base64.b64decode(checksum).hex() != digest:
+                problems.append(f"sha256 {digest} vs S3 checksum {checksum}")
+            if checksum and "-" in checksum and parts is not None and hasher.composite() != checksum:
+                problems.append(f"composite SHA-256 {hasher.composite()} vs S3 checksum {checksum}")
+            if problems:
+                raise StorageError(f"s3://{bucket}/{key}: downloaded copy does not match ({'; '.join(problems)})")
             os.replace(tmp, dest)
-            return digest
+            return digest or hasher.composite()
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -292,3 +351,35 @@ class Storage:
             self.client.delete_object(Bucket=bucket, Key=key)
         except Exception as exc:
             raise self._fail("deleting", bucket, key, exc) from exc
+
+
+class _StreamHasher:
+    """The whole-object sha256 and, given the part sizes, S3's composite checksum, in one pass."""
+
+    def __init__(self, part_sizes: list[int] | None, whole: bool = True) -> None:
+        self.full = hashlib.sha256() if whole else None
+        self.sizes = list(part_sizes or [])
+        self.part = hashlib.sha256()
+        self.left = self.sizes[0] if self.sizes else 0
+        self.digests: list[bytes] = []
+
+    def update(self, chunk: bytes) -> None:
+        if self.full is not None:
+            self.full.update(chunk)
+        while chunk and self.sizes:
+            take = chunk[: self.left]
+            self.part.update(take)
+            self.left -= len(take)
+            chunk = chunk[len(take) :]
+            if self.left == 0:
+                self.digests.append(self.part.digest())
+                self.sizes.pop(0)
+                self.part = hashlib.sha256()
+                self.left = self.sizes[0] if self.sizes else 0
+
+    def hexdigest(self) -> str:
+        return self.full.hexdigest() if self.full is not None else ""
+
+    def composite(self) -> str:
+        combined = hashlib.sha256(b"".join(self.digests)).digest()
+        return f"{base64.b64encode(combined).decode()}-{len(self.digests)}"
