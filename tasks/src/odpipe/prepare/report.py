@@ -78,10 +78,6 @@ class Report:
         order = {"error": 0, "warning": 1, "info": 2}
         return sorted(self._findings.values(), key=lambda f: (order[f.level], f.code))
 
-    def count(self, code: str) -> int:
-        f = self._findings.get(code)
-        return f.count if f else 0
-
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.level == "error"]

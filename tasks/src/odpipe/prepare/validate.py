@@ -7,7 +7,7 @@ instances or nothing trainable remains (and, with --strict, on any warning).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -360,8 +360,3 @@ def validate(
             "nothing trainable remains: no image with a valid box survived validation",
         )
     return Validated(categories, list(images.values()))
-
-
-def iter_boxes(images: Iterable[ImageRecord]) -> Iterable[Box]:
-    for rec in images:
-        yield from rec.boxes
