@@ -89,6 +89,9 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     assert card["parity"]["tensor"]["max_abs_score"] < 1e-3
     assert card["latency"]["onnxruntime_ms"] > 0 and card["latency"]["pytorch_ms"] > 0
     assert card["export"]["nodes_after_onnxsim"] < card["export"]["nodes_before_onnxsim"]
+    assert card["export"]["graph_passes"] == {"dfl_softmax_last_axis": 1}
+    assert card["precision"] == "fp32" and card["quantization"] is None
+    assert card["latency"]["threads"] >= 1 and card["latency"]["ratio"] > 0
     assert [c["coco_id"] for c in card["classes"]] == [1, 2, 3]
     model = s3.get_bytes(bucket, "shapes/1/model.onnx")
     assert (
@@ -151,6 +154,10 @@ def test_concurrent_publishes_get_distinct_versions(s3_server: S3Server, s3: Sto
 def test_bad_inputs(trained: Path, s3: Storage, tmp_path: Path) -> None:
     code, out = _cli(trained, "export-deploy", "--model-name", "bad/name")
     assert code == 2 and "invalid model name" in out
+    code, out = _cli(trained, "export-deploy", "--model-name", "m", "--precision", "fp16")
+    assert code == 2 and "--precision" in out and "fp16" in out
+    code, out = _cli(trained, "export-deploy", "--model-name", "bad/name")
+    assert code == 2 and "invalid model name" in out
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x00" * 100)
     code, out = _cli(trained, "export-deploy", "--model-name", "m", "--weights", str(junk))
@@ -163,3 +170,54 @@ def test_bad_inputs(trained: Path, s3: Storage, tmp_path: Path) -> None:
     assert code == 3 and "'no-such-models' does not exist" in out and os.environ["AWS_ENDPOINT_URL"] in out
     code, out = _cli(trained, "export-deploy", "--model-name", "m", env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
     assert code == 3 and "http://127.0.0.1:9" in out and "unreachable" in out and "models" in out
+
+
+def test_graph_pass_is_exact(trained: Path, tmp_path: Path) -> None:
+    """The DFL rewrite changes the graph, not the numbers: same outputs as the onnxsim-only model."""
+    import numpy as np
+    import onnx
+    from odpipe.export.inference import OnnxDetector
+    from odpipe.export.onnx_export import export_onnx
+    from odpipe.ultralytics_env import import_ultralytics
+
+    import_ultralytics()
+    weights = trained / "artifacts/inputs/best.pt"
+    plain = export_onnx(weights, tmp_path / "plain.onnx", imgsz=64, opset=None, dynamic=True, optimize=False)
+    tuned = export_onnx(weights, tmp_path / "tuned.onnx", imgsz=64, opset=None, dynamic=True)
+    assert plain.graph_passes == {} and tuned.graph_passes == {"dfl_softmax_last_axis": 1}
+    graph = onnx.load(str(tuned.path)).graph
+    axes = [a.i for n in graph.node if n.op_type == "Softmax" for a in n.attribute if a.name == "axis"]
+    assert axes and all(a == -1 for a in axes), axes
+    x = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
+    a, b = OnnxDetector(plain.path).raw(x), OnnxDetector(tuned.path).raw(x)
+    assert a.shape == b.shape == (2, 7, 84)
+    assert np.abs(a - b).max() <= 1e-4
+
+
+def test_int8_publish(trained: Path, s3: Storage) -> None:
+    import onnx
+    from odpipe.export.quantize import decode_nodes
+
+    bucket = os.environ["ODPIPE_MODELS_BUCKET"]
+    code, out = _cli(trained, "export-deploy", "--model-name", "shapes-fp32")
+    assert code == 0, out
+    fp32_size = (trained / "artifacts/outputs/model.onnx").stat().st_size
+    # a 2-epoch model's mAP says nothing about quantization; the tolerance is opened to test the mechanics
+    code, out = _cli(
+        trained, "export-deploy", "--model-name", "shapes-int8", "--precision", "int8", "--map-tolerance", "1"
+    )
+    assert code == 0, out
+    assert "int8: calibrating on 10 train images" in out and "ONNX int8" in out
+    outputs = trained / "artifacts/outputs"
+    card = json.loads((outputs / "model-card.json").read_text())
+    q = card["quantization"]
+    assert card["precision"] == "int8" and q["calibration_images"] == 10 and q["quantize_nodes"] > 50
+    assert 0.0 <= q["float32_map50_95"] <= 1.0
+    model = onnx.load(str(outputs / "model.onnx"))
+    ops = {n.op_type for n in model.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert not any(n.op_type == "Conv" for n in model.graph.node if n.name in set(decode_nodes(model)))
+    assert (outputs / "model.onnx").stat().st_size < 0.5 * fp32_size  # int8 weights
+    assert hashlib.sha256(s3.get_bytes(bucket, "shapes-int8/1/model.onnx")).hexdigest() == card["sha256"]
+    config = s3.get_bytes(bucket, "shapes-int8/config.pbtxt").decode()
+    assert "TYPE_FP32" in config  # the int8 model keeps float input and output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+class Precision(StrEnum):
+    fp32 = "fp32"
+    int8 = "int8"
+
 
 InputsOpt = Annotated[
     Path | None,
@@ -323,6 +330,18 @@ def export_deploy(
         float,
         typer.Option(help="Allowed max |box| difference, pixels (tensor parity).", rich_help_panel="Quality gate"),
     ] = 0.5,
+    precision: Annotated[
+        Precision,
+        typer.Option(
+            envvar="ODPIPE_PRECISION",
+            help="Published model: float32, or int8 (onnxruntime static quantization calibrated on train images; "
+            "faster on CPU, judged by the same mAP tolerance).",
+            rich_help_panel="Export",
+        ),
+    ] = Precision.fp32,
+    calibration_images: Annotated[
+        int, typer.Option(min=1, help="Train images used to calibrate the int8 model.", rich_help_panel="Export")
+    ] = 64,
     max_score_diff: Annotated[
         float, typer.Option(help="Allowed max |score| difference (tensor parity).", rich_help_panel="Quality gate")
     ] = 1e-3,
@@ -361,6 +380,8 @@ def export_deploy(
             map_tolerance=map_tolerance,
             max_box_diff=max_box_diff,
             max_score_diff=max_score_diff,
+            precision=precision.value,
+            calibration_images=calibration_images,
             workflow_name=workflow_name,
             workflow_uid=workflow_uid,
         )

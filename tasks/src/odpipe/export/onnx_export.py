@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from odpipe.errors import OdpipeError
+from odpipe.export.graph_passes import dfl_softmax_last_axis
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ExportResult:
     imgsz: int
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
+    graph_passes: dict[str, int]
 
 
 def _io(values: Any) -> list[dict[str, Any]]:
@@ -32,8 +34,16 @@ def _io(values: Any) -> list[dict[str, Any]]:
 
 
 def export_onnx(
-    weights: Path, dest: Path, *, imgsz: int, opset: int | None, dynamic: bool, simplify: bool = True
+    weights: Path,
+    dest: Path,
+    *,
+    imgsz: int,
+    opset: int | None,
+    dynamic: bool,
+    simplify: bool = True,
+    optimize: bool = True,
 ) -> ExportResult:
+    """``simplify``: onnxsim; ``optimize``: odpipe's exact rewrites for onnxruntime (graph_passes)."""
     import onnx
     from ultralytics import YOLO
 
@@ -60,6 +70,7 @@ def export_onnx(
             model, ok = onnxsim.simplify(model)
             if not ok:
                 raise OdpipeError(f"{weights}: onnxsim could not validate the simplified model")
+        passes = {"dfl_softmax_last_axis": dfl_softmax_last_axis(model)} if optimize else {}
         onnx.checker.check_model(model, full_check=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.tmp")
@@ -75,6 +86,7 @@ def export_onnx(
             imgsz,
             _io(model.graph.input),
             _io(model.graph.output),
+            passes,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

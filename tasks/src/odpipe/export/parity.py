@@ -60,23 +60,47 @@ def median_latency_ms(fn: Callable[[np.ndarray], Any], tensor: np.ndarray, runs:
     return statistics.median(times)
 
 
+def paired_latency_ms(
+    runtimes: dict[str, Callable[[np.ndarray], Any]], tensor: np.ndarray, runs: int = 20, rounds: int = 4
+) -> dict[str, float]:
+    """Median batch latency of each runtime, measured in alternating blocks so that a noisy machine
+    slows both alike. Each block starts with an untimed run and a pause: a runtime's worker threads
+    keep spinning for a moment after it returns and would otherwise slow the next one."""
+    per_block = max(1, -(-runs // rounds))
+    times: dict[str, list[float]] = {name: [] for name in runtimes}
+    for fn in runtimes.values():
+        fn(tensor)  # first-call set-up (allocations, kernel selection) stays out of the numbers
+    for _ in range(rounds):
+        for name, fn in runtimes.items():
+            time.sleep(0.05)
+            fn(tensor)
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                fn(tensor)
+                times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def cpu_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def latency(weights: Path, model: Path, image: Path, imgsz: int, runs: int = 20) -> dict[str, Any]:
     """Median batch-1 latency of both runtimes with the same number of CPU threads (Ultralytics' training
-    leaves torch at one thread; onnxruntime would otherwise take every core)."""
+    leaves torch at one thread; onnxruntime would otherwise take every core), measured alternately."""
     import torch
 
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = cpu_threads()
     tensor, _, _ = preprocess(image, imgsz)
-    ort_ms = median_latency_ms(OnnxDetector(model, threads=threads).raw, tensor, runs)
     forward = torch_forward(torch_model(weights))
     torch.set_num_threads(threads)  # after loading: Ultralytics may reset it
-    pt_ms = median_latency_ms(forward, tensor, runs)
+    ms = paired_latency_ms({"onnxruntime": OnnxDetector(model, threads=threads).raw, "pytorch": forward}, tensor, runs)
     return {
         "batch": 1,
         "imgsz": imgsz,
         "runs": runs,
         "threads": threads,
-        "onnxruntime_ms": round(ort_ms, 3),
-        "pytorch_ms": round(pt_ms, 3),
-        "ratio": round(ort_ms / pt_ms, 3),
+        "onnxruntime_ms": round(ms["onnxruntime"], 3),
+        "pytorch_ms": round(ms["pytorch"], 3),
+        "ratio": round(ms["onnxruntime"] / ms["pytorch"], 3),
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +28,8 @@ class ExportOptions:
     min_map50_95: float | None = None
     require_improvement: bool = False
     map_tolerance: float = 0.01
+    precision: str = "fp32"
+    calibration_images: int = 64
     max_box_diff: float = 0.5
     max_score_diff: float = 1e-3
     parity_images: int = 8
@@ -50,6 +54,7 @@ def run_export(
     metrics_path: Path | None = None,
     storage: Storage | None = None,
 ) -> ExportOutcome:
+    from odpipe.export.quantize import PRECISIONS
     from odpipe.export.repository import ModelRepository, check_name
     from odpipe.train.dataset import load_dataset
     from odpipe.ultralytics_env import import_ultralytics
@@ -57,6 +62,8 @@ def run_export(
 
     started = time.monotonic()
     name = check_name(opts.model_name)
+    if opts.precision not in PRECISIONS:
+        raise InputError(f"--precision {opts.precision!r}: expected one of {', '.join(PRECISIONS)}")
     weights = weights or layout.input(contract.BEST_WEIGHTS)
     metrics = read_json_object(metrics_path or layout.input(contract.METRICS), "training metrics (metrics.json)")
     if not isinstance(metrics.get("stats"), dict) or "AP" not in metrics["stats"]:
@@ -74,42 +81,44 @@ def run_export(
 
     from odpipe.coco.evaluate import evaluate
     from odpipe.export.inference import OnnxDetector, predict_coco_onnx
-    from odpipe.export.onnx_export import export_onnx
     from odpipe.export.parity import latency, tensor_parity
     from odpipe.export.repository import config_pbtxt
     from odpipe.train.predict import val_images
 
     model_path = layout.output(contract.MODEL)
-    console.print(f"exporting {weights} to ONNX (imgsz {imgsz}, dynamic batch {opts.dynamic})", markup=False)
-    exported = export_onnx(weights, model_path, imgsz=imgsz, opset=opts.opset, dynamic=opts.dynamic)
-    console.print(
-        f"onnxsim: {exported.nodes_before} -> {exported.nodes_after} nodes; opset {exported.opset}; "
-        f"onnx.checker full_check passed",
-        markup=False,
-    )
-
-    for out in exported.outputs:  # dynamic export leaves the channel axis symbolic; it is 4 boxes + classes
-        if len(out["dims"]) == 3 and out["dims"][1] == -1:
-            out["dims"][1] = 4 + len(ds.classes)
+    scratch = Path(tempfile.mkdtemp(prefix="odpipe-export-"))
+    try:
+        exported, quantization, fp32_path = _export(opts, weights, model_path, scratch, imgsz, ds)
+        for out in exported.outputs:  # dynamic export leaves the channel axis symbolic; it is 4 boxes + classes
+            if len(out["dims"]) == 3 and out["dims"][1] == -1:
+                out["dims"][1] = 4 + len(ds.classes)
+        paths, _ = val_images(ds.val_coco, ds.val_images)
+        fp32_detector = OnnxDetector(fp32_path)
+        tensors = tensor_parity(weights, fp32_detector, paths[: opts.parity_images], imgsz)
+        console.print(
+            f"tensor parity (float32 ONNX) over {tensors['images']} images: max |box| {tensors['max_abs_box']:.3g} px, "
+            f"max |score| {tensors['max_abs_score']:.3g}",
+            markup=False,
+        )
+        if quantization is not None:
+            fp32_metrics = evaluate(
+                ds.val_coco, predict_coco_onnx(fp32_detector, ds.val_coco, ds.val_images, ds.classes, imgsz)
+            )
+            quantization["float32_map50_95"] = fp32_metrics["stats"]["AP"]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     detector = OnnxDetector(model_path)
-    paths, _ = val_images(ds.val_coco, ds.val_images)
-    tensors = tensor_parity(weights, detector, paths[: opts.parity_images], imgsz)
-    console.print(
-        f"tensor parity over {tensors['images']} images: max |box| {tensors['max_abs_box']:.3g} px, "
-        f"max |score| {tensors['max_abs_score']:.3g}",
-        markup=False,
-    )
     onnx_metrics = evaluate(ds.val_coco, predict_coco_onnx(detector, ds.val_coco, ds.val_images, ds.classes, imgsz))
     torch_ap, onnx_ap = float(metrics["stats"]["AP"]), onnx_metrics["stats"]["AP"]
     console.print(
-        f"COCO mAP50-95 on val: PyTorch {torch_ap:.4f}, ONNX {onnx_ap:.4f} "
+        f"COCO mAP50-95 on val: PyTorch {torch_ap:.4f}, ONNX {opts.precision} {onnx_ap:.4f} "
         f"(delta {onnx_ap - torch_ap:+.4f}, tolerance {opts.map_tolerance})",
         markup=False,
     )
     lat = latency(weights, model_path, paths[0], imgsz, runs=opts.latency_runs)
     console.print(
-        f"batch-1 CPU latency: onnxruntime {lat['onnxruntime_ms']} ms, PyTorch {lat['pytorch_ms']} ms "
-        f"(ratio {lat['ratio']})",
+        f"batch-1 CPU latency: onnxruntime ({opts.precision}) {lat['onnxruntime_ms']} ms, "
+        f"PyTorch {lat['pytorch_ms']} ms (ratio {lat['ratio']})",
         markup=False,
     )
 
@@ -154,12 +163,15 @@ def run_export(
             },
         },
         "latency": lat,
+        "precision": opts.precision,
+        "quantization": quantization,
         "export": {
             "imgsz": imgsz,
             "opset": exported.opset,
             "dynamic_batch": opts.dynamic,
             "nodes_before_onnxsim": exported.nodes_before,
             "nodes_after_onnxsim": exported.nodes_after,
+            "graph_passes": exported.graph_passes,
             "inputs": exported.inputs,
             "outputs": exported.outputs,
         },
@@ -185,3 +197,32 @@ def run_export(
         markup=False,
     )
     return ExportOutcome(card, published.version, published.model_uri)
+
+
+def _export(
+    opts: ExportOptions, weights: Path, model_path: Path, scratch: Path, imgsz: int, ds: Any
+) -> tuple[Any, dict[str, Any] | None, Path]:
+    """The float32 ONNX model (checked), and with --precision int8 its quantized copy as the model to
+    publish; returns the export result, the quantization record and the float32 model's path."""
+    from odpipe.export.onnx_export import export_onnx
+    from odpipe.export.quantize import calibration_images, quantize_int8
+
+    fp32_path = model_path if opts.precision == "fp32" else scratch / "model.fp32.onnx"
+    console.print(f"exporting {weights} to ONNX (imgsz {imgsz}, dynamic batch {opts.dynamic})", markup=False)
+    exported = export_onnx(weights, fp32_path, imgsz=imgsz, opset=opts.opset, dynamic=opts.dynamic)
+    console.print(
+        f"onnxsim: {exported.nodes_before} -> {exported.nodes_after} nodes; opset {exported.opset}; "
+        f"onnx.checker full_check passed; odpipe graph passes {exported.graph_passes}",
+        markup=False,
+    )
+    if opts.precision == "fp32":
+        return exported, None, fp32_path
+    images = calibration_images(ds.train_images, opts.calibration_images)
+    console.print(f"int8: calibrating on {len(images)} train images", markup=False)
+    quantization = quantize_int8(fp32_path, model_path, images, imgsz)
+    console.print(
+        f"int8: {quantization['quantize_nodes']} quantized tensors, {quantization['float_nodes']} decode nodes "
+        "kept float; onnx.checker full_check passed",
+        markup=False,
+    )
+    return exported, quantization, fp32_path

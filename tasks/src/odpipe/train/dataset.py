@@ -38,6 +38,10 @@ class Dataset:
     def val_images(self) -> Path:
         return self.root / "images" / "val"
 
+    @property
+    def train_images(self) -> Path:
+        return self.root / "images" / "train"
+
     def write_data_yaml(self, dest: Path) -> Path:
         """A data.yaml whose `path` is where the dataset is on *this* machine's data volume."""
         doc = {
