@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +323,18 @@ def test_nothing_trainable_fails(tmp_path: Path, shapes: Path) -> None:
     assert run.exit_code == 2
     assert "nothing trainable remains" in run.output
     assert run.report()["ok"] is False and not (run.outputs / "dataset.json").exists()
+
+
+def test_unreadable_image_with_ultralytics_imported(tmp_path: Path) -> None:
+    """Ultralytics patches PIL's Image.open (HEIF retry) when imported; an unreadable file must still be
+    reported as unreadable, not crash with the missing plugin's ImportError."""
+    (tmp_path / "x.jpg").write_bytes(b"this is not an image")
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from odpipe.ultralytics_env import import_ultralytics; import_ultralytics()\n"
+        "from odpipe.prepare.images import inspect_image\n"
+        "c = inspect_image(Path(sys.argv[1]), 'x.jpg'); print(c.ok, c.problem)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("False not a readable image: cannot identify image file"), proc.stdout

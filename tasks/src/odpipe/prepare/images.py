@@ -99,6 +99,14 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
                 img.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return ImageCheck(relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {exc}")
+    except ImportError as exc:
+        # Once Ultralytics is imported, Image.open retries unidentified files with an optional HEIF
+        # plugin and raises ImportError when that is absent; the file is still simply unreadable.
+        if not isinstance(exc.__context__, UnidentifiedImageError):
+            raise
+        return ImageCheck(
+            relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {exc.__context__}"
+        )
     tails = _TAILS.get(fmt)
     if tails and not any(data.rstrip(b"\x00\r\n ").endswith(t) for t in tails):
         return ImageCheck(relpath, False, width, height, digest, len(data), problem=f"truncated {fmt} (no end marker)")
