@@ -89,7 +89,7 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     assert card["parity"]["tensor"]["max_abs_score"] < 1e-3
     assert card["latency"]["onnxruntime_ms"] > 0 and card["latency"]["pytorch_ms"] > 0
     assert card["export"]["nodes_after_onnxsim"] < card["export"]["nodes_before_onnxsim"]
-    assert card["export"]["graph_passes"] == {"dfl_softmax_last_axis": 1}
+    assert card["export"]["graph_passes"] == {"dfl_softmax_last_axis": 1, "split_conv_silu": 9}
     assert card["precision"] == "fp32" and card["quantization"] is None
     assert card["latency"]["threads"] >= 1 and card["latency"]["ratio"] > 0
     assert [c["coco_id"] for c in card["classes"]] == [1, 2, 3]
@@ -173,7 +173,8 @@ def test_bad_inputs(trained: Path, s3: Storage, tmp_path: Path) -> None:
 
 
 def test_graph_pass_is_exact(trained: Path, tmp_path: Path) -> None:
-    """The DFL rewrite changes the graph, not the numbers: same outputs as the onnxsim-only model."""
+    """odpipe's rewrites change the graph, not the function: the onnxsim-only model's outputs, up to
+    float summation order."""
     import numpy as np
     import onnx
     from odpipe.export.inference import OnnxDetector
@@ -184,14 +185,17 @@ def test_graph_pass_is_exact(trained: Path, tmp_path: Path) -> None:
     weights = trained / "artifacts/inputs/best.pt"
     plain = export_onnx(weights, tmp_path / "plain.onnx", imgsz=64, opset=None, dynamic=True, optimize=False)
     tuned = export_onnx(weights, tmp_path / "tuned.onnx", imgsz=64, opset=None, dynamic=True)
-    assert plain.graph_passes == {} and tuned.graph_passes == {"dfl_softmax_last_axis": 1}
+    assert plain.graph_passes == {} and tuned.graph_passes == {"dfl_softmax_last_axis": 1, "split_conv_silu": 9}
     graph = onnx.load(str(tuned.path)).graph
     axes = [a.i for n in graph.node if n.op_type == "Softmax" for a in n.attribute if a.name == "axis"]
     assert axes and all(a == -1 for a in axes), axes
+    splits = [n.name for n in graph.node if n.op_type == "Split"]
+    assert splits == ["/model.10/m/m.0/attn/Split"], splits  # the attention's split has no conv to divide
     x = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
     a, b = OnnxDetector(plain.path).raw(x), OnnxDetector(tuned.path).raw(x)
     assert a.shape == b.shape == (2, 7, 84)
-    assert np.abs(a - b).max() <= 1e-4
+    assert np.abs(a[:, :4] - b[:, :4]).max() <= 1e-3  # box coordinates, pixels
+    assert np.abs(a[:, 4:] - b[:, 4:]).max() <= 1e-5  # class scores
 
 
 def test_int8_publish(trained: Path, s3: Storage) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from odpipe.errors import OdpipeError
-from odpipe.export.graph_passes import dfl_softmax_last_axis
+from odpipe.export.graph_passes import optimize_for_onnxruntime
 
 
 @dataclass
@@ -70,7 +70,7 @@ def export_onnx(
             model, ok = onnxsim.simplify(model)
             if not ok:
                 raise OdpipeError(f"{weights}: onnxsim could not validate the simplified model")
-        passes = {"dfl_softmax_last_axis": dfl_softmax_last_axis(model)} if optimize else {}
+        passes = optimize_for_onnxruntime(model) if optimize else {}
         onnx.checker.check_model(model, full_check=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.tmp")

@@ -60,25 +60,35 @@ def median_latency_ms(fn: Callable[[np.ndarray], Any], tensor: np.ndarray, runs:
     return statistics.median(times)
 
 
-def paired_latency_ms(
+def paired_latency_rounds(
     runtimes: dict[str, Callable[[np.ndarray], Any]], tensor: np.ndarray, runs: int = 20, rounds: int = 4
-) -> dict[str, float]:
-    """Median batch latency of each runtime, measured in alternating blocks so that a noisy machine
-    slows both alike. Each block starts with an untimed run and a pause: a runtime's worker threads
-    keep spinning for a moment after it returns and would otherwise slow the next one."""
+) -> dict[str, list[list[float]]]:
+    """Batch latencies (ms) of each runtime, measured in alternating blocks (one block per runtime per
+    round) so that a noisy machine slows all alike. Each block starts with an untimed run and a pause:
+    a runtime's worker threads keep spinning for a moment after it returns and would slow the next one."""
     per_block = max(1, -(-runs // rounds))
-    times: dict[str, list[float]] = {name: [] for name in runtimes}
+    times: dict[str, list[list[float]]] = {name: [] for name in runtimes}
     for fn in runtimes.values():
         fn(tensor)  # first-call set-up (allocations, kernel selection) stays out of the numbers
     for _ in range(rounds):
         for name, fn in runtimes.items():
             time.sleep(0.05)
             fn(tensor)
+            block = []
             for _ in range(per_block):
                 t0 = time.perf_counter()
                 fn(tensor)
-                times[name].append((time.perf_counter() - t0) * 1000)
-    return {name: statistics.median(t) for name, t in times.items()}
+                block.append((time.perf_counter() - t0) * 1000)
+            times[name].append(block)
+    return times
+
+
+def paired_latency_ms(
+    runtimes: dict[str, Callable[[np.ndarray], Any]], tensor: np.ndarray, runs: int = 20, rounds: int = 4
+) -> dict[str, float]:
+    """Median of :func:`paired_latency_rounds` per runtime."""
+    rounds_ms = paired_latency_rounds(runtimes, tensor, runs, rounds)
+    return {name: statistics.median(t for block in blocks for t in block) for name, blocks in rounds_ms.items()}
 
 
 def cpu_threads() -> int:
