@@ -19,12 +19,18 @@ from __future__ import annotations
 from typing import Any
 
 
-def _consumers(graph: Any) -> dict[str, list[Any]]:
+def _index(graph: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[Any]], set[str]]:
+    """Initializers by name, the node producing each tensor, the nodes reading each tensor, graph outputs."""
     consumers: dict[str, list[Any]] = {}
     for n in graph.node:
         for name in n.input:
             consumers.setdefault(name, []).append(n)
-    return consumers
+    return (
+        {i.name: i for i in graph.initializer},
+        {out: n for n in graph.node for out in n.output},
+        consumers,
+        {o.name for o in graph.output},
+    )
 
 
 def _drop_stale(graph: Any, names: set[str]) -> None:
@@ -52,10 +58,7 @@ def dfl_softmax_last_axis(model: Any) -> int:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    initializers = {i.name: i for i in graph.initializer}
-    producer = {out: n for n in graph.node for out in n.output}
-    consumers = _consumers(graph)
-    graph_outputs = {o.name for o in graph.output}
+    initializers, producer, consumers, graph_outputs = _index(graph)
 
     rewritten = 0
     for softmax in [n for n in graph.node if n.op_type == "Softmax"]:
@@ -96,10 +99,7 @@ def split_conv_silu(model: Any) -> int:
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    initializers = {i.name: i for i in graph.initializer}
-    producer = {out: n for n in graph.node for out in n.output}
-    consumers = _consumers(graph)
-    graph_outputs = {o.name for o in graph.output}
+    initializers, producer, consumers, graph_outputs = _index(graph)
 
     rewritten = 0
     for split in [n for n in graph.node if n.op_type == "Split"]:

@@ -49,17 +49,6 @@ def tensor_parity(weights: Path, detector: OnnxDetector, images: list[Path], img
     return {"images": len(images), "max_abs_box": box_diff, "max_abs_score": score_diff}
 
 
-def median_latency_ms(fn: Callable[[np.ndarray], Any], tensor: np.ndarray, runs: int = 20, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn(tensor)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn(tensor)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
-
 def paired_latency_rounds(
     runtimes: dict[str, Callable[[np.ndarray], Any]], tensor: np.ndarray, runs: int = 20, rounds: int = 4
 ) -> dict[str, list[list[float]]]:
