@@ -102,7 +102,7 @@ def test_synthetic_end_to_end_follows_argo_layout(tmp_path: Path) -> None:
             assert f"{wf}/{pods[task]}/{f}" in keys, (task, f, keys)
     assert all(k.startswith(f"{wf}/") for k in keys)
     assert {"shapes/1/model.onnx", "shapes/1/model-card.json", "shapes/config.pbtxt"} <= set(_objects(state, "models"))
-    # a second run reuses the prepared dataset and publishes version 2
+    # a second run reuses the prepared dataset and publishes version 2, int8 through the chart's parameter
     code, out = _run(
         state,
         "--annotations",
@@ -117,8 +117,13 @@ def test_synthetic_end_to_end_follows_argo_layout(tmp_path: Path) -> None:
         "64",
         "--batch",
         "4",
+        "-p",
+        "precision=int8",
     )
     assert code == 0 and "model version: 2" in out, out
+    cards = [json.loads(p.read_text()) for p in state.glob("runs/*/pods/*export-deploy*/artifacts/outputs/*card.json")]
+    (card,) = [c for c in cards if c["version"] == 2]
+    assert card["precision"] == "int8" and card["quantization"]["quantize_nodes"] > 0
 
 
 def test_bad_annotations_fail_at_prepare_with_its_message(tmp_path: Path) -> None:
