@@ -44,8 +44,15 @@ def latency_section(work: Path) -> None:
     import torch
     from odpipe.export.inference import OnnxDetector
     from odpipe.export.onnx_export import export_onnx
-    from odpipe.export.parity import cpu_threads, paired_latency_rounds, torch_forward, torch_model
+    from odpipe.export.parity import (
+        cpu_threads,
+        median_of_blocks,
+        paired_latency_rounds,
+        torch_forward,
+        torch_model,
+    )
     from odpipe.export.quantize import quantize_int8
+    from odpipe.train.dataset import image_files
 
     weights = _checkpoint(work)
     threads = cpu_threads()
@@ -62,15 +69,14 @@ def latency_section(work: Path) -> None:
                 weights, work / f"r{imgsz}.onnx", imgsz=imgsz, opset=None, dynamic=True, simplify=False, optimize=False
             ),
         }
-        variants_int8 = quantize_int8(
-            variants["deployed"].path, work / f"q{imgsz}.onnx", sorted((work / "src/images").iterdir()), imgsz
-        )
+        calibration = image_files(work / "src/images")
+        int8 = quantize_int8(variants["deployed"].path, work / f"q{imgsz}.onnx", calibration, imgsz)
         forward = torch_forward(torch_model(weights))
         torch.set_num_threads(threads)  # after loading: Ultralytics may reset it; both runtimes get the same cores
         runtimes = {"pytorch": forward} | {k: OnnxDetector(v.path, threads=threads).raw for k, v in variants.items()}
         runtimes["int8"] = OnnxDetector(work / f"q{imgsz}.onnx", threads=threads).raw
         blocks = paired_latency_rounds(runtimes, tensor, runs=80, rounds=10)
-        ms = {k: statistics.median(t for b in v for t in b) for k, v in blocks.items()}
+        ms = {k: median_of_blocks(v) for k, v in blocks.items()}
         pt, dep = ms["pytorch"], ms["deployed"]
 
         def per_round(name: str, blocks: dict[str, list[list[float]]] = blocks) -> str:
@@ -90,7 +96,7 @@ def latency_section(work: Path) -> None:
             ),
             (
                 f"imgsz {imgsz}: onnxruntime, deployed with --precision int8",
-                f"{ms['int8']:.2f} ms, {variants_int8['quantize_nodes']} quantized tensors -> ratio to PyTorch "
+                f"{ms['int8']:.2f} ms, {int8['quantize_nodes']} quantized tensors -> ratio to PyTorch "
                 f"{ms['int8'] / pt:.2f}; {per_round('int8')}",
             ),
             (

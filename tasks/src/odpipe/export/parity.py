@@ -77,7 +77,11 @@ def paired_latency_ms(
 ) -> dict[str, float]:
     """Median of :func:`paired_latency_rounds` per runtime."""
     rounds_ms = paired_latency_rounds(runtimes, tensor, runs, rounds)
-    return {name: statistics.median(t for block in blocks for t in block) for name, blocks in rounds_ms.items()}
+    return {name: median_of_blocks(blocks) for name, blocks in rounds_ms.items()}
+
+
+def median_of_blocks(blocks: list[list[float]]) -> float:
+    return statistics.median(t for block in blocks for t in block)
 
 
 def cpu_threads() -> int:

@@ -18,9 +18,9 @@ import numpy as np
 
 from odpipe.errors import InputError, OdpipeError
 from odpipe.export.inference import preprocess
+from odpipe.train.dataset import image_files
 
 PRECISIONS = ("fp32", "int8")
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def decode_nodes(model: Any) -> list[str]:
@@ -42,7 +42,7 @@ def decode_nodes(model: Any) -> list[str]:
 
 def calibration_images(folder: Path, limit: int) -> list[Path]:
     """Up to ``limit`` images, evenly spread over the sorted folder (deterministic)."""
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES) if folder.is_dir() else []
+    paths = image_files(folder)
     if not paths:
         raise InputError(f"{folder}: no images to calibrate the int8 model with")
     if len(paths) <= limit:

@@ -16,6 +16,11 @@ from odpipe.jsonfile import read_json_object
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The images of one split folder, sorted (none if the folder is absent)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+
+
 @dataclass
 class Dataset:
     manifest_path: Path
@@ -83,7 +88,7 @@ def load_dataset(manifest_path: Path, data_dir: Path) -> Dataset:
         want = manifest["splits"].get(split, {}).get("images", 0)
         want += manifest["splits"].get(split, {}).get("augmented_images", 0)
         folder = root / "images" / split
-        have = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else 0
+        have = len(image_files(folder))
         if have != want or (split == "val" and want == 0):
             raise InputError(
                 f"dataset {ds_id}: {folder} holds {have} images, the manifest says {want}: "
