@@ -42,13 +42,27 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         server.stop()
 
 
+def drop_bucket(server: S3Server, bucket: str) -> None:
+    """Empty and delete a bucket; SeaweedFS then frees the bucket's volumes."""
+    client = server.client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    client.delete_bucket(Bucket=bucket)
+
+
 @pytest.fixture
-def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Storage:
-    """Environment pointing at the server, with fresh buckets for this test (names from the env vars)."""
+def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Storage]:
+    """Environment pointing at the server, with fresh buckets for this test (names from the env vars).
+
+    The buckets are deleted afterwards, so a long session does not pile up SeaweedFS volumes.
+    """
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
     suffix = uuid.uuid4().hex[:8]
     storage = Storage()
+    names = []
     for env, base in (
         ("ODPIPE_DATASETS_BUCKET", "datasets"),
         ("ODPIPE_MODELS_BUCKET", "models"),
@@ -57,7 +71,11 @@ def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Storage:
         name = f"{base}-{suffix}"
         monkeypatch.setenv(env, name)
         storage.ensure_bucket(name)
-    return storage
+        names.append(name)
+    yield storage
+    for name in names:
+        if storage.bucket_exists(name):
+            drop_bucket(s3_server, name)
 
 
 @pytest.fixture

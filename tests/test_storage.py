@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from odpipe.errors import StorageError
-from odpipe.local.s3server import S3Server
+from odpipe.local.s3server import VOLUME_MAX, S3Server
 from odpipe.storage import S3Uri, Storage, sha256_file
 
 
@@ -92,3 +92,26 @@ def test_server_refuses_a_bad_bucket_name_at_once(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="InvalidBucketName"):
         server.start()
     assert server.process is None
+
+
+def test_many_buckets_on_one_server(s3_server: S3Server) -> None:
+    """Every bucket takes its own SeaweedFS volume. weed mini's default cap is free disk / volume size
+    (18 on a disk with 18 GiB free), which once failed the suite with InternalError on the 19th bucket;
+    the server is started with a fixed cap instead."""
+    import contextlib
+    import uuid
+
+    from botocore.exceptions import ClientError
+    from conftest import drop_bucket
+
+    client = s3_server.client()
+    names = [f"many-{uuid.uuid4().hex[:8]}-{i}" for i in range(VOLUME_MAX // 2)]
+    try:
+        for name in names:
+            client.create_bucket(Bucket=name)
+            client.put_object(Bucket=name, Key="x", Body=name.encode())
+        assert [client.get_object(Bucket=n, Key="x")["Body"].read() for n in names] == [n.encode() for n in names]
+    finally:
+        for name in names:
+            with contextlib.suppress(ClientError):  # created only up to the failure
+                drop_bucket(s3_server, name)

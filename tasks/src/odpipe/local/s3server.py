@@ -29,10 +29,15 @@ _PORT_FLAGS = (
     "filer.port.grpc",
     "s3.port",
     "s3.port.grpc",
-    "admin.port",
-    "admin.port.grpc",
     "metricsPort",
 )
+# weed mini's built-in maintenance worker dials the admin server at admin.port + 10000 whatever
+# -admin.port.grpc says, so the admin gRPC port is pinned to that offset.
+_ADMIN_GRPC_OFFSET = 10000
+# weed mini caps volumes at free disk / volume size (1 GiB on most disks) and every bucket gets its
+# own volume, so with 18 GiB free the 19th bucket's first write fails ("No writable volumes",
+# InternalError). Volumes are not preallocated: a fixed cap costs nothing until data is written.
+VOLUME_MAX = 100
 
 
 def find_weed() -> str:
@@ -57,6 +62,27 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_pair(offset: int, avoid: set[int]) -> int:
+    """A free port p with p + offset also free (both outside `avoid`)."""
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 65535 - offset)
+        if {port, port + offset} & avoid:
+            continue
+        if _bindable(port) and _bindable(port + offset):
+            return port
+    raise StorageError(f"no free pair of local ports {offset} apart for the SeaweedFS admin server")
 
 
 @dataclass
@@ -99,6 +125,9 @@ class S3Server:
         data_dir = self.state_dir / "data"
         data_dir.mkdir(exist_ok=True)
         self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+        admin = free_port_pair(_ADMIN_GRPC_OFFSET, avoid=set(self.ports.values()))
+        self.ports["admin.port"] = admin
+        self.ports["admin.port.grpc"] = admin + _ADMIN_GRPC_OFFSET
         args = [
             find_weed(),
             "mini",
@@ -111,6 +140,7 @@ class S3Server:
             "-admin.ui=false",
             "-webdav=false",
             "-master.telemetry=false",
+            f"-volume.max={VOLUME_MAX}",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         # weed turns S3 auth on when it sees these in its environment.
