@@ -13,7 +13,7 @@ import psutil
 import pytest
 from botocore.config import Config
 from conftest import shared_testdata
-from odpipe.local.argo import retry_allowed
+from odpipe.local.retry import retry_allowed
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

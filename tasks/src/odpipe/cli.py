@@ -21,6 +21,11 @@ app = typer.Typer(
 )
 
 
+class Engine(StrEnum):
+    process = "process"
+    docker = "docker"
+
+
 class Precision(StrEnum):
     fp32 = "fp32"
     int8 = "int8"
@@ -420,6 +425,17 @@ def run(
     chart: Annotated[Path | None, typer.Option(help="The odpipe-workflows chart [default: found from here].")] = None,
     resume: Annotated[str | None, typer.Option(help="Resume this run (workflow name) from its failed step.")] = None,
     log_lines: Annotated[int, typer.Option(help="Log lines shown from a failed step.")] = 25,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="process: each step's command as a local process; docker: each step in the image its "
+            "template names, with the template's securityContext, volumes, env and limits (make images)."
+        ),
+    ] = Engine.process,
+    chart_set: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A chart value for the render, as helm --set key=value, repeatable."),
+    ] = None,
 ) -> None:
     """Run the whole pipeline on this machine: the chart's own WorkflowTemplates, step by step, with an
     embedded S3 server (SeaweedFS on 127.0.0.1) and a local folder as the datasets volume."""
@@ -454,6 +470,8 @@ def run(
                 chart=chart,
                 resume=resume,
                 log_lines=log_lines,
+                engine=engine.value,
+                chart_values=list(chart_set or []),
             )
         ).run()
     except OdpipeError as exc:
@@ -471,6 +489,7 @@ def demo(
     state_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data and S3 state.")] = Path(".odpipe/demo"),
     images: Annotated[int, typer.Option(min=8, help="Synthetic images to generate.")] = 40,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (~1 s each on a CPU).")] = 100,
+    engine: Annotated[Engine, typer.Option(help="process, or docker (the task images; make images).")] = Engine.process,
 ) -> None:
     """Generate a small synthetic COCO set (coloured shapes, nothing downloaded) and run the whole pipeline."""
     from odpipe.console import console
@@ -495,6 +514,8 @@ def demo(
         chart=None,
         resume=None,
         log_lines=25,
+        engine=engine,
+        chart_set=None,
     )
 
 

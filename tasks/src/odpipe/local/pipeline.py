@@ -10,9 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -20,17 +17,33 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
-
 from odpipe.console import console, write_json
+from odpipe.contract import (
+    DEFAULT_DATASETS_BUCKET,
+    DEFAULT_MODELS_BUCKET,
+    ENV_DATASETS_BUCKET,
+    ENV_MODELS_BUCKET,
+    MODEL,
+    MODEL_CARD,
+    PARAM_DATASET_ID,
+    PARAM_MAP,
+    PARAM_MODEL_VERSION,
+)
 from odpipe.errors import InputError
-from odpipe.local.argo import DagRunner, Environment, StepResult, new_workflow_name
+from odpipe.local.chart import artifact_repository, find_chart, render_chart, task_env, workflow_templates
+from odpipe.local.errors import ChartError
+from odpipe.local.executors import make_executor
+from odpipe.local.executors.base import STATUS_SUCCEEDED, BindMount
+from odpipe.local.placeholders import new_workflow_name
+from odpipe.local.podspec import PodContext
+from odpipe.local.runner import DagRunner, StepResult, Workflow
 from odpipe.local.s3server import Credentials, S3Server
-from odpipe.storage import Storage, is_s3_uri, sha256_file
+from odpipe.local.staging import ArtifactStore
+from odpipe.storage import S3Uri, Storage, is_s3_uri, sha256_file
 
 PIPELINE = "odpipe-pipeline"
-RELEASE = "odpipe"
-NAMESPACE = "odpipe-local"
+PIPELINE_TASK_TEMPLATE = "odpipe-prepare"  # its env names the buckets
+LOCAL_IMAGES = "local-images"  # on the datasets volume: links to local images folders
 
 
 @dataclass
@@ -43,6 +56,8 @@ class RunOptions:
     chart: Path | None = None
     resume: str | None = None
     log_lines: int = 25
+    engine: str = "process"
+    chart_values: list[str] = field(default_factory=list)  # helm --set items
 
 
 @dataclass
@@ -57,58 +72,9 @@ class RunSummary:
     seconds: float
 
     def model_uri(self) -> str | None:
-        version = self.outputs.get("model-version")
+        version = self.outputs.get(PARAM_MODEL_VERSION)
         name = self.outputs.get("model-name")
-        return f"s3://{self.buckets['models']}/{name}/{version}/model.onnx" if version and name else None
-
-
-def find_chart(explicit: Path | None) -> Path:
-    candidates = [explicit] if explicit else []
-    if os.environ.get("ODPIPE_CHART"):
-        candidates.append(Path(os.environ["ODPIPE_CHART"]))
-    for base in (Path.cwd(), Path(__file__).resolve()):
-        for parent in (base, *base.parents):
-            candidates.append(parent / "charts" / "odpipe-workflows")
-    for c in candidates:
-        if c and (c / "Chart.yaml").exists():
-            return c
-    raise InputError(
-        "chart charts/odpipe-workflows not found: run from the odpipe repository, pass --chart, or set ODPIPE_CHART"
-    )
-
-
-def find_helm() -> str:
-    beside = Path(sys.executable).parent / "helm"
-    found = str(beside) if beside.exists() else shutil.which("helm")
-    if not found:
-        raise InputError("helm not found (make setup installs it into the venv): odpipe run renders the chart with it")
-    return found
-
-
-def render_chart(chart: Path, endpoint: str, insecure: bool) -> list[dict[str, Any]]:
-    args = [
-        find_helm(),
-        "template",
-        RELEASE,
-        str(chart),
-        "--namespace",
-        NAMESPACE,
-        "--set",
-        f"s3.endpoint={endpoint}",
-        "--set",
-        f"s3.insecure={str(insecure).lower()}",
-        "--set",
-        "tests.enabled=false",
-    ]
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise InputError(f"helm template {chart} failed:\n{proc.stderr.strip()}")
-    return [d for d in yaml.safe_load_all(proc.stdout) if d]
-
-
-def _executable(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else (shutil.which(name) or name)
+        return f"s3://{self.buckets['models']}/{name}/{version}/{MODEL}" if version and name else None
 
 
 def _credentials(state: Path) -> Credentials:
@@ -153,67 +119,59 @@ class Pipeline:
 
     def _run_with(self, endpoint: str, insecure: bool, url: str, creds: Credentials) -> RunSummary:
         started = time.monotonic()
+        executor = make_executor(self.opts.engine)
         chart = find_chart(self.opts.chart)
-        docs = render_chart(chart, endpoint, insecure)
-        templates = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "WorkflowTemplate"}
+        docs = render_chart(chart, endpoint, insecure, self.opts.chart_values)
+        templates = workflow_templates(docs)
         if PIPELINE not in templates:
-            raise InputError(f"{chart}: renders no WorkflowTemplate {PIPELINE}")
-        repo_cm = next(
-            d
-            for d in docs
-            if d.get("kind") == "ConfigMap"
-            and "workflows.argoproj.io/default-artifact-repository" in d["metadata"].get("annotations", {})
-        )
-        repo_key = repo_cm["metadata"]["annotations"]["workflows.argoproj.io/default-artifact-repository"]
-        repo = yaml.safe_load(repo_cm["data"][repo_key])["s3"]
-        secrets = {
-            (repo["accessKeySecret"]["name"], repo["accessKeySecret"]["key"]): creds.access_key,
-            (repo["secretKeySecret"]["name"], repo["secretKeySecret"]["key"]): creds.secret_key,
-        }
-        env_vars = {
-            e["name"]: e.get("value") for e in templates["odpipe-prepare"]["spec"]["templates"][0]["container"]["env"]
-        }
+            raise ChartError(f"{chart}: renders no WorkflowTemplate {PIPELINE}")
+        repo = artifact_repository(docs)
+        env_vars = task_env(templates[PIPELINE_TASK_TEMPLATE])
         buckets = {
-            "artifacts": repo["bucket"],
-            "datasets": env_vars["ODPIPE_DATASETS_BUCKET"],
-            "models": env_vars["ODPIPE_MODELS_BUCKET"],
+            "artifacts": repo.bucket,
+            "datasets": env_vars.get(ENV_DATASETS_BUCKET, DEFAULT_DATASETS_BUCKET),
+            "models": env_vars.get(ENV_MODELS_BUCKET, DEFAULT_MODELS_BUCKET),
         }
         storage = Storage(url, client=_client(url, creds))
-        if self.opts.s3_endpoint:
-            for b in buckets.values():
-                storage.require_bucket(b)
-        else:
-            for b in buckets.values():
-                storage.ensure_bucket(b)
+        for b in buckets.values():
+            storage.require_bucket(b) if self.opts.s3_endpoint else storage.ensure_bucket(b)
 
-        run_dir, name, uid, previous, params = self._prepare_run(storage, buckets)
-        env = Environment(
-            storage=storage,
-            artifacts_bucket=buckets["artifacts"],
-            key_format=repo["keyFormat"],
+        run_dir, workflow, previous = self._prepare_run(storage, buckets)
+        pod_context = PodContext(
+            volumes={v["name"]: v for v in templates[PIPELINE]["spec"].get("volumes", [])},
             data_dir=self.data_dir,
-            secrets=secrets,
-            executable=_executable,
-            extra_env={"ODPIPE_SCRATCH": str(self.state / "scratch")},
+            secrets={repo.access_key: creds.access_key, repo.secret_key: creds.secret_key},
+            extra_mounts=self._image_mounts() if executor.name == "docker" else (),
         )
-        runner = DagRunner(templates, PIPELINE, env, run_dir, name, uid, params, self._event)
-        console.print(f"workflow {name} (uid {uid}); steps run as in the chart's {PIPELINE}", markup=False)
+        runner = DagRunner(
+            templates, PIPELINE, workflow, ArtifactStore(storage, repo.bucket), repo.key_format, pod_context,
+            executor, run_dir, self._event,
+        )  # fmt: skip
+        console.print(
+            f"workflow {workflow.name} (uid {workflow.uid}); steps run as in the chart's {PIPELINE}, "
+            f"engine {executor.name}",
+            markup=False,
+        )
         results = runner.run(previous)
-        self._save(run_dir, name, uid, params, results)
-        status = (
-            "Succeeded"
-            if results
-            and all(r.status == "Succeeded" for r in results.values())
-            and len(results) == len(runner.order())
-            else "Failed"
-        )
+        self._save(run_dir, workflow, results)
+        complete = len(results) == len(runner.order())
+        ok = results and complete and all(r.status == STATUS_SUCCEEDED for r in results.values())
         outputs = runner.dag_parameters(results)
-        outputs["model-name"] = params.get("model-name", "")
-        return RunSummary(name, status, results, outputs, url, buckets, self.state, time.monotonic() - started)
+        outputs["model-name"] = workflow.parameters.get("model-name", "")
+        return RunSummary(
+            workflow.name, "Succeeded" if ok else "Failed", results, outputs, url, buckets, self.state,
+            time.monotonic() - started,
+        )  # fmt: skip
 
-    def _prepare_run(
-        self, storage: Storage, buckets: dict[str, str]
-    ) -> tuple[Path, str, str, dict[str, StepResult], dict[str, str]]:
+    def _image_mounts(self) -> tuple[BindMount, ...]:
+        """Local images folders linked from the datasets volume, visible at the same path in containers."""
+        links = self.data_dir / LOCAL_IMAGES
+        if not links.is_dir():
+            return ()
+        targets = {p.resolve() for p in links.iterdir() if p.is_symlink() and p.resolve().is_dir()}
+        return tuple(BindMount(t, str(t), read_only=True) for t in sorted(targets))
+
+    def _prepare_run(self, storage: Storage, buckets: dict[str, str]) -> tuple[Path, Workflow, dict[str, StepResult]]:
         runs = self.state / "runs"
         if self.opts.resume:
             run_dir = runs / self.opts.resume
@@ -231,11 +189,12 @@ class Pipeline:
             )
             previous = {k: v for k, v in previous.items() if v.status == "Succeeded"}
             params = {**state["parameters"], **self.opts.parameters}  # a resume may fix a parameter
-            return run_dir, state["workflow"], state["uid"], previous, params
+            return run_dir, Workflow(state["workflow"], state["uid"], params), previous
         params = dict(self.opts.parameters)
         params["annotations-key"] = self._stage_annotations(storage, buckets["datasets"])
         if is_s3_uri(self.opts.images):
-            bucket, _, prefix = self.opts.images[len("s3://") :].partition("/")
+            images = S3Uri.parse(self.opts.images)
+            bucket, prefix = images.bucket, images.key
             if bucket != buckets["datasets"]:
                 raise InputError(f"--images {self.opts.images}: must be in the datasets bucket {buckets['datasets']!r}")
             params["images-prefix"] = prefix
@@ -244,11 +203,12 @@ class Pipeline:
         name = new_workflow_name(PIPELINE)
         run_dir = runs / name
         run_dir.mkdir(parents=True, exist_ok=True)
-        return run_dir, name, str(uuid.uuid4()), {}, params
+        return run_dir, Workflow(name, str(uuid.uuid4()), params), {}
 
     def _stage_annotations(self, storage: Storage, bucket: str) -> str:
         if is_s3_uri(self.opts.annotations):
-            b, _, key = self.opts.annotations[len("s3://") :].partition("/")
+            uri = S3Uri.parse(self.opts.annotations)
+            b, key = uri.bucket, uri.key
             if b != bucket:
                 raise InputError(f"--annotations {self.opts.annotations}: must be in the datasets bucket {bucket!r}")
             return key
@@ -266,7 +226,7 @@ class Pipeline:
         if not images.is_dir():
             raise InputError(f"--images {images}: not a directory")
         target = images.resolve()
-        rel = f"local-images/{hashlib.sha256(str(target).encode()).hexdigest()[:12]}"
+        rel = f"{LOCAL_IMAGES}/{hashlib.sha256(str(target).encode()).hexdigest()[:12]}"
         link = self.data_dir / rel
         link.parent.mkdir(parents=True, exist_ok=True)
         if link.is_symlink() and link.resolve() != target:
@@ -275,13 +235,13 @@ class Pipeline:
             link.symlink_to(target, target_is_directory=True)
         return rel
 
-    def _save(self, run_dir: Path, name: str, uid: str, params: dict[str, str], results: dict[str, StepResult]) -> None:
+    def _save(self, run_dir: Path, workflow: Workflow, results: dict[str, StepResult]) -> None:
         write_json(
             run_dir / "state.json",
             {
-                "workflow": name,
-                "uid": uid,
-                "parameters": params,
+                "workflow": workflow.name,
+                "uid": workflow.uid,
+                "parameters": workflow.parameters,
                 "results": {k: {**asdict(v), "log": str(v.log)} for k, v in results.items()},
             },
         )
@@ -292,12 +252,17 @@ class Pipeline:
         elif kind == "skipped" and result:
             console.print(f"✓ {text}: kept from the earlier run ({result.pod})", markup=False)
         elif kind == "retrying" and result:
-            console.print(f"↻ {text}: exit {result.exit_code}, retrying (retryStrategy)", markup=False)
+            why = (
+                f"{result.reason} (exit code {result.exit_code})"
+                if result.reason == "OOMKilled"
+                else f"exit {result.exit_code}"
+            )
+            console.print(f"↻ {text}: {why}, retrying (retryStrategy)", markup=False)
         elif kind == "finished" and result:
             mark = "✓" if result.status == "Succeeded" else "✗"
             console.print(
                 f"{mark} {text}: {result.status} in {result.seconds:.1f}s"
-                + (f" (exit {result.exit_code})" if result.exit_code else ""),
+                + (f" ({result.message or f'exit {result.exit_code}'})" if result.exit_code else ""),
                 markup=False,
             )
 
@@ -358,13 +323,13 @@ def print_summary(summary: RunSummary) -> None:
     console.print(table)
     out = summary.outputs
     rows = [
-        ("dataset id", out.get("dataset-id")),
-        ("mAP50-95 (COCO, val)", out.get("map50-95")),
-        ("model version", out.get("model-version")),
+        ("dataset id", out.get(PARAM_DATASET_ID)),
+        ("mAP50-95 (COCO, val)", out.get(PARAM_MAP)),
+        ("model version", out.get(PARAM_MODEL_VERSION)),
         ("model", summary.model_uri()),
     ]
     if summary.model_uri():
-        rows.append(("model card", summary.model_uri().replace("model.onnx", "model-card.json")))  # type: ignore[union-attr]
+        rows.append(("model card", summary.model_uri().replace(MODEL, MODEL_CARD)))  # type: ignore[union-attr]
     train = summary.results.get("train")
     if train and "metrics" in train.artifacts:
         rows.append(("metrics", f"s3://{summary.buckets['artifacts']}/{train.artifacts['metrics']}"))

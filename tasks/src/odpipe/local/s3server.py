@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from odpipe.errors import StorageError
+from odpipe.local.procs import die_with_parent
 
 _PORT_FLAGS = (
     "master.port",
@@ -146,6 +147,10 @@ class S3Server:
         # weed turns S3 auth on when it sees these in its environment.
         env["AWS_ACCESS_KEY_ID"] = self.credentials.access_key
         env["AWS_SECRET_ACCESS_KEY"] = self.credentials.secret_key
+        # weed puts its unix sockets (seaweedfs-*.sock) in TMPDIR: keep them in the server's own folder
+        tmp = self.state_dir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(tmp)
         self.log_path = self.state_dir / "weed.log"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -156,6 +161,7 @@ class S3Server:
                 env=env,
                 cwd=self.state_dir,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # a SIGKILLed owner leaves no server behind
             )
         try:
             self._wait_ready()
