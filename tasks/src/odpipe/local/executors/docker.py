@@ -178,8 +178,11 @@ class DockerExecutor:
     def _prepare_volumes(self, run: ContainerRun) -> None:
         gid = run.security.fs_group
         for mount in run.bind_mounts:
-            if mount.read_only or not mount.source.exists() or gid is None:
-                continue
+            staged = mount.source.is_relative_to(run.sandbox)  # staged artifacts and emptyDirs
+            if staged and not mount.read_only:
+                mount.source.mkdir(parents=True, exist_ok=True)  # an emptyDir
+            if gid is None or not mount.source.exists() or (mount.read_only and not staged):
+                continue  # a read-only host folder (local images) is left as its owner set it
             _share_with_group(mount.source, gid)
 
     def run(self, run: ContainerRun) -> ExecResult:
