@@ -87,7 +87,7 @@ fi
 
 common=(--build-arg PYTHON_IMAGE="$base" --build-arg VERSION="$version" --build-arg REVISION="$revision"
         --build-arg VARIANT="$variant" --build-arg TORCH_INDEX_URL="$torch_index" "${mirror_args[@]}")
-: > .build/images.env.tmp
+touch .build/images.env
 for task in "${tasks[@]}"; do
   tag="$version"
   case $task in
@@ -103,7 +103,8 @@ for task in "${tasks[@]}"; do
   build -f "$dockerfile" -t "$ref" "${common[@]}" "${extra[@]}" . > .build/build-$task.log 2>&1 || { tail -30 .build/build-$task.log >&2; echo "build of $ref failed; whole log: .build/build-$task.log" >&2; exit 1; }
   seconds=$(( $(date +%s) - start ))
   echo "built $ref in ${seconds}s"
-  echo "${task}=${ref}" >> .build/images.env.tmp
-  echo "${task}_build_seconds=${seconds}" >> .build/images.env.tmp
+  # keep the other tasks' lines: several builds may share the file
+  { grep -vE "^${task}(_build_seconds)?=" .build/images.env || true
+    echo "${task}=${ref}"; echo "${task}_build_seconds=${seconds}"; } > ".build/images.env.$$"
+  mv ".build/images.env.$$" .build/images.env
 done
-mv .build/images.env.tmp .build/images.env

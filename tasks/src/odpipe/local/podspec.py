@@ -158,6 +158,7 @@ def container_run(
     extra = set(container) - _CONTAINER_FIELDS
     if extra:
         raise UnsupportedArgo(f"{where}: container {sorted(extra)} not implemented by odpipe run")
+    security = _security(template.get("securityContext") or {}, container.get("securityContext") or {}, where)
     command = [substitute(str(a), scope, f"{where} command") for a in container.get("command", [])]
     args = [substitute(str(a), scope, f"{where} args") for a in container.get("args", [])]
     binds, memory = _mounts(container, template, ctx, sandbox, where)
@@ -173,7 +174,7 @@ def container_run(
         sandbox=sandbox,
         bind_mounts=(*binds, *ctx.extra_mounts),
         memory_mounts=tuple(memory),
-        security=_security(template.get("securityContext") or {}, container.get("securityContext") or {}, where),
+        security=security,
         resources=resources,
         deadline_seconds=float(template["activeDeadlineSeconds"]) if template.get("activeDeadlineSeconds") else None,
         log_path=log_path,

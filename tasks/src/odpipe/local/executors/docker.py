@@ -82,23 +82,7 @@ class DockerExecutor:
                 container.remove(force=True)
 
     def check(self, run: ContainerRun) -> None:
-        where = f"pod {run.pod}"
-        if not run.image:
-            raise UnsupportedArgo(f"{where}: container without image")
-        if run.extended_resources:
-            raise UnsupportedArgo(
-                f"{where}: resources {sorted(run.extended_resources)} cannot be honoured by the docker engine "
-                "(no device plugin here); render without them (e.g. tasks.train.gpu.enabled=false)"
-            )
-        if run.scheduling:
-            raise UnsupportedArgo(
-                f"{where}: {list(run.scheduling)} cannot be honoured by the docker engine (one local node)"
-            )
-        sec = run.security
-        if sec.privileged or sec.add_capabilities:
-            raise UnsupportedArgo(f"{where}: privileged containers and added capabilities are refused")
-        if sec.run_as_non_root and sec.run_as_user == 0:
-            raise InputError(f"{where}: runAsNonRoot is set but runAsUser is 0 (CreateContainerConfigError)")
+        check_supported(run)
 
     def _image(self, run: ContainerRun) -> Any:
         import docker.errors
@@ -124,57 +108,6 @@ class DockerExecutor:
                 )
         return image
 
-    def _create_args(self, run: ContainerRun) -> dict[str, Any]:
-        from docker.types import Mount
-
-        sec, res = run.security, run.resources
-        user = None
-        if sec.run_as_user is not None:
-            user = str(sec.run_as_user) + (f":{sec.run_as_group}" if sec.run_as_group is not None else "")
-        groups = [str(g) for g in (sec.fs_group, *sec.supplemental_groups) if g is not None]
-        security_opt = []
-        if not sec.allow_privilege_escalation:
-            security_opt.append("no-new-privileges:true")
-        if _SECCOMP[sec.seccomp]:
-            security_opt.append(_SECCOMP[sec.seccomp])
-        shm = next((m for m in run.memory_mounts if m.target == "/dev/shm"), None)
-        tmpfs = {
-            m.target: "rw,nosuid,nodev,mode=1777" + (f",size={m.size_bytes}" if m.size_bytes else "")
-            for m in run.memory_mounts
-            if m.target != "/dev/shm"
-        }
-        args: dict[str, Any] = {
-            "image": run.image,
-            "entrypoint": run.command or None,
-            "command": run.args or None,
-            "environment": run.env,
-            "user": user,
-            "group_add": groups or None,
-            "working_dir": run.working_dir,
-            "read_only": sec.read_only_root,
-            "cap_drop": list(sec.drop_capabilities) or None,
-            "security_opt": security_opt or None,
-            "mounts": [
-                Mount(m.target, str(m.source.resolve()), type="bind", read_only=m.read_only)
-                for m in run.bind_mounts
-                if m.source.exists()
-            ],
-            "tmpfs": tmpfs or None,
-            "shm_size": shm.size_bytes if shm and shm.size_bytes else None,
-            "network_mode": "host",
-            "labels": {**run.labels, OWNER_LABEL: str(os.getpid())},
-            "name": run.pod,
-            "detach": True,
-        }
-        if res.memory_limit:
-            args["mem_limit"] = res.memory_limit
-            args["memswap_limit"] = res.memory_limit  # no swap, as on a kubelet
-        if res.cpu_limit:
-            args["nano_cpus"] = int(res.cpu_limit * 1e9)
-        if res.cpu_request:
-            args["cpu_shares"] = max(2, int(res.cpu_request * 1024))
-        return args
-
     def _prepare_volumes(self, run: ContainerRun) -> None:
         gid = run.security.fs_group
         for mount in run.bind_mounts:
@@ -194,7 +127,7 @@ class DockerExecutor:
         with contextlib.suppress(docker.errors.NotFound):
             self.client.containers.get(run.pod).remove(force=True)  # a resumed run reuses pod names
         try:
-            container = self.client.containers.create(**self._create_args(run))
+            container = self.client.containers.create(**create_args(run, os.getpid()))
         except docker.errors.APIError as exc:
             raise InputError(f"pod {run.pod}: the engine refused the container: {exc.explanation or exc}") from exc
         try:
@@ -226,6 +159,80 @@ class DockerExecutor:
         if code == 0:
             return ExecResult(0, STATUS_SUCCEEDED, "Completed")
         return ExecResult(code, STATUS_FAILED, "Error", f"Error (exit code {code})")
+
+
+def check_supported(run: ContainerRun) -> None:
+    """Refuse, by name, what a docker engine on one machine cannot honour."""
+    where = f"pod {run.pod}"
+    if not run.image:
+        raise UnsupportedArgo(f"{where}: container without image")
+    if run.extended_resources:
+        raise UnsupportedArgo(
+            f"{where}: resources {sorted(run.extended_resources)} cannot be honoured by the docker engine "
+            "(no device plugin here); render without them (e.g. tasks.train.gpu.enabled=false)"
+        )
+    if run.scheduling:
+        raise UnsupportedArgo(
+            f"{where}: {list(run.scheduling)} cannot be honoured by the docker engine (one local node)"
+        )
+    sec = run.security
+    if sec.privileged or sec.add_capabilities:
+        raise UnsupportedArgo(f"{where}: privileged containers and added capabilities are refused")
+    if sec.run_as_non_root and sec.run_as_user == 0:
+        raise InputError(f"{where}: runAsNonRoot is set but runAsUser is 0 (CreateContainerConfigError)")
+
+
+def create_args(run: ContainerRun, owner_pid: int) -> dict[str, Any]:
+    """The Engine API container-create arguments that reproduce the pod spec."""
+    from docker.types import Mount
+
+    sec, res = run.security, run.resources
+    user = None
+    if sec.run_as_user is not None:
+        user = str(sec.run_as_user) + (f":{sec.run_as_group}" if sec.run_as_group is not None else "")
+    groups = [str(g) for g in (sec.fs_group, *sec.supplemental_groups) if g is not None]
+    security_opt = []
+    if not sec.allow_privilege_escalation:
+        security_opt.append("no-new-privileges:true")
+    if _SECCOMP[sec.seccomp]:
+        security_opt.append(_SECCOMP[sec.seccomp])
+    shm = next((m for m in run.memory_mounts if m.target == "/dev/shm"), None)
+    tmpfs = {
+        m.target: "rw,nosuid,nodev,mode=1777" + (f",size={m.size_bytes}" if m.size_bytes else "")
+        for m in run.memory_mounts
+        if m.target != "/dev/shm"
+    }
+    args: dict[str, Any] = {
+        "image": run.image,
+        "entrypoint": run.command or None,
+        "command": run.args or None,
+        "environment": run.env,
+        "user": user,
+        "group_add": groups or None,
+        "working_dir": run.working_dir,
+        "read_only": sec.read_only_root,
+        "cap_drop": list(sec.drop_capabilities) or None,
+        "security_opt": security_opt or None,
+        "mounts": [
+            Mount(m.target, str(m.source.resolve()), type="bind", read_only=m.read_only)
+            for m in run.bind_mounts
+            if m.source.exists()
+        ],
+        "tmpfs": tmpfs or None,
+        "shm_size": shm.size_bytes if shm and shm.size_bytes else None,
+        "network_mode": "host",
+        "labels": {**run.labels, OWNER_LABEL: str(owner_pid)},
+        "name": run.pod,
+        "detach": True,
+    }
+    if res.memory_limit:
+        args["mem_limit"] = res.memory_limit
+        args["memswap_limit"] = res.memory_limit  # no swap, as on a kubelet
+    if res.cpu_limit:
+        args["nano_cpus"] = int(res.cpu_limit * 1e9)
+    if res.cpu_request:
+        args["cpu_shares"] = max(2, int(res.cpu_request * 1024))
+    return args
 
 
 def _pump_logs(container: Any, path: Path) -> None:

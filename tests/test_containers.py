@@ -1,0 +1,188 @@
+"""The task images, built here and run as a kubelet would run them (`odpipe run --engine docker`).
+
+Skipped, with the reason, where no container engine answers; `.ci/run` starts one. Proves from inside
+the containers what the chart promises: uid 10001, a read-only root, a bounded /tmp, no privileges, and
+that an OOM kill is reported as Argo reports it and goes through the retryStrategy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from containers import build_images, engine
+from odpipe.contract import DATA_SUBDIR, MODEL, MODEL_CARD
+from odpipe.local.chart import workflow_templates
+from odpipe.local.executors.docker import OWNER_LABEL, DockerExecutor
+from odpipe.local.podspec import PodContext, container_run
+from test_run import _objects
+
+from charts import WORKFLOWS, render
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+UID = 10001
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Iterator[None]:
+    """Every step container is removed when its step ends, whatever the outcome."""
+    yield
+    client = engine()
+    assert not [c.name for c in client.containers.list(all=True, filters={"label": OWNER_LABEL})]
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, str]:
+    engine()
+    return build_images()
+
+
+def _odpipe_run(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ODPIPE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "odpipe.cli", "run", "--engine", "docker", "--state-dir", str(state), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1500,
+    )
+
+
+class Inspector(threading.Thread):
+    """Records `docker inspect` of every step container while a run goes on."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.client = engine()
+        self.seen: dict[str, dict[str, Any]] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.3):
+            for c in self.client.containers.list(filters={"label": f"{OWNER_LABEL}"}):
+                if c.name not in self.seen:
+                    self.seen[c.name] = c.attrs
+
+    def __enter__(self) -> Inspector:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join()
+
+
+def test_synthetic_pipeline_publishes_v1_from_the_images(images: dict[str, str], tmp_path: Path) -> None:
+    from odpipe.synthetic import make_dataset
+
+    make_dataset(tmp_path / "set", images=16, size=64, seed=3)
+    state = tmp_path / "state"
+    with Inspector() as inspector:
+        proc = _odpipe_run(
+            state, "--annotations", str(tmp_path / "set/annotations.json"), "--images", str(tmp_path / "set/images"),
+            "--model-name", "shapes", "--epochs", "3", "--imgsz", "64", "--batch", "8",
+        )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "engine docker" in out and f"model: s3://models/shapes/1/{MODEL}" in out
+    assert {f"shapes/1/{MODEL}", f"shapes/1/{MODEL_CARD}", "shapes/config.pbtxt"} <= set(_objects(state, "models"))
+    by_image = {attrs["Config"]["Image"]: attrs for attrs in inspector.seen.values()}
+    assert set(by_image) == set(images.values()), f"saw containers of {sorted(by_image)}"
+    for image, attrs in by_image.items():
+        host = attrs["HostConfig"]
+        assert attrs["Config"]["User"] == f"{UID}:{UID}", image
+        assert host["ReadonlyRootfs"] is True, image
+        assert host["CapDrop"] == ["ALL"] and "no-new-privileges:true" in host["SecurityOpt"], image
+        assert host["Memory"] > 0 and host["NetworkMode"] == "host", image
+        assert "/tmp" in host["Tmpfs"], image
+    # every step's files on the datasets volume belong to the task user (the kubelet's fsGroup)
+    owners = {p.stat().st_uid for p in (state / DATA_SUBDIR / "datasets").rglob("*")}
+    assert owners == {UID}
+
+
+PROBE = r"""
+import errno, json, os
+out = {"uid": os.getuid(), "gid": os.getgid(), "groups": sorted(os.getgroups())}
+try:
+    open("/probe", "w")
+    out["root"] = "writable"
+except OSError as e:
+    out["root"] = errno.errorcode[e.errno]
+try:
+    with open("/tmp/fill", "wb") as f:
+        for _ in range(64):
+            f.write(b"\0" * (1 << 20))
+    out["tmp"] = "unbounded"
+except OSError as e:
+    out["tmp"] = errno.errorcode[e.errno]
+status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+for key in ("NoNewPrivs", "Seccomp", "CapEff"):
+    out[key] = status[key].strip()
+open("/data/probe-written", "w").write("ok")
+try:
+    import torch  # noqa
+    out["torch"] = True
+except ImportError:
+    out["torch"] = False
+print("PROBE " + json.dumps(out))
+"""
+
+
+def _chart_run(task: str, tmp_path: Path, *sets: str):
+    docs = render(WORKFLOWS, sets=("s3.endpoint=127.0.0.1:9", "tests.enabled=false", *sets))
+    templates = workflow_templates(docs)
+    tpl = templates[f"odpipe-{task}"]["spec"]["templates"][0]
+    ctx = PodContext(
+        volumes={v["name"]: v for v in templates["odpipe-pipeline"]["spec"]["volumes"]},
+        data_dir=tmp_path / DATA_SUBDIR,
+        secrets={("odpipe-workflows-s3", "rootUser"): "u", ("odpipe-workflows-s3", "rootPassword"): "p"},
+    )
+    (tmp_path / DATA_SUBDIR).mkdir(exist_ok=True)
+    scope = {"workflow.name": "probe", "workflow.uid": "uid", "pod.name": f"probe-{task}"}
+    scope |= {f"inputs.parameters.{p['name']}": "x" for p in tpl["inputs"].get("parameters", [])}
+    return container_run(tpl, scope, ctx, f"probe-{task}-{os.getpid()}", tmp_path / "pod", tmp_path / "log")
+
+
+@pytest.mark.parametrize("task", ["prepare", "train"])
+def test_inside_a_task_container(images: dict[str, str], tmp_path: Path, task: str) -> None:
+    run = _chart_run(task, tmp_path, "workflow.tmpSizeLimit=8Mi")
+    run = dataclasses.replace(run, command=["python"], args=["-c", PROBE])
+    result = DockerExecutor(engine()).run(run)
+    log = run.log_path.read_text()
+    assert result.exit_code == 0, log
+    probe = json.loads(next(line for line in log.splitlines() if line.startswith("PROBE "))[6:])
+    assert probe["uid"] == UID and probe["gid"] == UID and UID in probe["groups"]
+    assert probe["root"] == "EROFS"  # read-only root filesystem
+    assert probe["tmp"] == "ENOSPC"  # /tmp bounded by the emptyDir's sizeLimit (8Mi)
+    assert probe["NoNewPrivs"] == "1" and probe["Seccomp"] == "2" and int(probe["CapEff"], 16) == 0
+    assert (tmp_path / DATA_SUBDIR / "probe-written").stat().st_uid == UID  # the volume is writable
+    assert probe["torch"] is (task == "train")  # each image has only its own extra
+
+
+def test_oom_kill_is_reported_as_argo_does_and_retried(images: dict[str, str], tmp_path: Path) -> None:
+    from odpipe.synthetic import make_dataset
+
+    make_dataset(tmp_path / "set", images=8, size=64, seed=4)
+    proc = _odpipe_run(
+        tmp_path / "state", "--annotations", str(tmp_path / "set/annotations.json"),
+        "--images", str(tmp_path / "set/images"), "--model-name", "oom",
+        "--set", "tasks.prepare.resources.limits.memory=20Mi", "--set", "tasks.prepare.resources.requests.memory=20Mi",
+        "--set", "workflow.retryStrategy.backoff.duration=1s",
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 137, out
+    assert out.count("OOMKilled (exit code 137), retrying (retryStrategy)") == 2, out
+    state = json.loads(next((tmp_path / "state/runs").glob("*/state.json")).read_text())
+    prepare = state["results"]["prepare"]
+    assert (prepare["reason"], prepare["exit_code"], prepare["attempts"]) == ("OOMKilled", 137, 3)
