@@ -357,6 +357,10 @@ Parameters with their defaults: (dict "context" . "step" "train" ["inputs" true]
 of them (odpipe-pipeline's arguments); inputs adds description and enum (a step template's inputs).
 */}}
 {{- define "odpipe-workflows.parameters" -}}
+{{- include "odpipe-workflows.parameterList" . | trim -}}
+{{- end -}}
+
+{{- define "odpipe-workflows.parameterList" -}}
 {{- $step := .step -}}
 {{- $inputs := .inputs -}}
 {{- range include "odpipe-workflows.parameterTable" .context | fromYamlArray }}
@@ -379,6 +383,10 @@ of them (odpipe-pipeline's arguments); inputs adds description and enum (a step 
 
 {{/* A DAG task's parameters, each from the workflow's: (dict "context" . "step" "train"). */}}
 {{- define "odpipe-workflows.dagParameters" -}}
+{{- include "odpipe-workflows.dagParameterList" . | trim -}}
+{{- end -}}
+
+{{- define "odpipe-workflows.dagParameterList" -}}
 {{- $step := .step -}}
 {{- range include "odpipe-workflows.parameterTable" .context | fromYamlArray }}
 {{- if has $step .steps }}
