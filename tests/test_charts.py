@@ -293,6 +293,7 @@ def test_common_annotations_and_labels_reach_every_resource(umbrella: Path, valu
     chart = umbrella if is_umbrella else WORKFLOWS
     docs = render(chart, values, _extra_values(tmp_path, is_umbrella, COMMON))
     assert len(docs) > 10
+    _strict_argo(docs)
     for doc in docs:
         meta, what = doc["metadata"], f"{doc['kind']} {doc['metadata']['name']}"
         assert COMMON["commonAnnotations"].items() <= meta.get("annotations", {}).items(), what
@@ -315,6 +316,14 @@ def test_common_annotations_and_labels_reach_every_resource(umbrella: Path, valu
             assert annotations["helm.sh/resource-policy"] == "keep"
 
 
+def _strict_argo(docs: list[dict[str, Any]]) -> None:
+    from hera.workflows.models import WorkflowTemplate
+
+    for doc in by_kind(docs, "WorkflowTemplate"):
+        WorkflowTemplate.model_validate(doc, extra="forbid")
+    assert lint(docs) == []
+
+
 def _task_containers(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {
         d["metadata"]["name"]: t["container"]
@@ -328,6 +337,7 @@ def test_image_digest_and_global_registry() -> None:
     digest = "sha256:" + "ab" * 32
     ci = WORKFLOWS / "ci" / "gpu-values.yaml"
     docs = render(WORKFLOWS, ci, sets=(f"tasks.train.digest={digest}", "tasks.prepare.registry=mirror.example"))
+    _strict_argo(docs)
     images = {n: c["image"] for n, c in _task_containers(docs).items()}
     assert images == {
         "odpipe-prepare": "mirror.example/odpipe/prepare:0.1.0",
