@@ -1,6 +1,7 @@
 """A minimal Kubernetes API server on 127.0.0.1 for `helm template --dry-run=server`, so the chart's
 `lookup` of an existing Secret can be exercised offline (an upgrade render). It serves discovery for
-the kinds odpipe renders and GET of the Secrets it is given; everything else is 404."""
+the kinds odpipe renders, GET of the Secrets it is given and of any other objects given by their API path
+(e.g. /apis/argoproj.io/v1alpha1/namespaces/mlops/workflowtemplates/odpipe-pipeline); everything else is 404."""
 
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ def _resource_list(gv: str) -> dict[str, Any]:
 
 
 @contextmanager
-def fake_kube(tmp: Path, secrets: dict[tuple[str, str], dict[str, Any]]) -> Iterator[Path]:
+def fake_kube(
+    tmp: Path, secrets: dict[tuple[str, str], dict[str, Any]], objects: dict[str, dict[str, Any]] | None = None
+) -> Iterator[Path]:
     """Serve until the block ends; yields a kubeconfig path."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -86,6 +89,8 @@ def fake_kube(tmp: Path, secrets: dict[tuple[str, str], dict[str, Any]]) -> Iter
                 parts = path.split("/")
                 if len(parts) == 7 and parts[1:3] == ["api", "v1"] and parts[5] == "secrets":
                     body = secrets.get((parts[4], parts[6]))
+                else:
+                    body = (objects or {}).get(path)
             self.send_response(200 if body is not None else 404)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

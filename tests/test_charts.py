@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 from argo_lint import lint
 from conftest import SHARED
+from fake_kube import fake_kube
 
 from charts import REPO, UMBRELLA, WORKFLOWS, by_kind, helm, render, umbrella_offline
 
@@ -214,6 +216,9 @@ def test_ct_yaml_config() -> None:
         (("s3.endpoint=",), "s3.endpoint is required"),
         (("workflow.podSecurityContext.runAsNonRoot=false",), "/workflow/podSecurityContext/runAsNonRoot"),
         (("tasks.train.variant=rocm",), "/tasks/train/variant"),
+        (("tasks.train.digest=sha256:abc",), "/tasks/train/digest"),
+        (("tasks.prepare.digest=v1.2",), "/tasks/prepare/digest"),
+        (("pipeline.strict=maybe",), "/pipeline/strict"),
     ],
 )
 def test_bad_values_are_rejected_with_a_readable_message(sets: tuple[str, ...], message: str) -> None:
@@ -270,3 +275,257 @@ def test_readme_values_table_is_current(chart: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout
+
+
+# -- the chart's own conventions -------------------------------------------------------------------------
+COMMON = {"commonAnnotations": {"example.com/owner": "ml-platform"}, "commonLabels": {"example.com/team": "vision"}}
+
+
+def _extra_values(tmp: Path, chart_is_umbrella: bool, values: dict[str, Any]) -> Path:
+    path = tmp / ("umbrella-extra.yaml" if chart_is_umbrella else "extra.yaml")
+    path.write_text(yaml.safe_dump({"odpipe-workflows": values} if chart_is_umbrella else values))
+    return path
+
+
+@pytest.mark.parametrize("values", WF_CI + UMB_CI, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_common_annotations_and_labels_reach_every_resource(umbrella: Path, values: Path, tmp_path: Path) -> None:
+    is_umbrella = values.parent.parent == UMBRELLA
+    chart = umbrella if is_umbrella else WORKFLOWS
+    docs = render(chart, values, _extra_values(tmp_path, is_umbrella, COMMON))
+    assert len(docs) > 10
+    _strict_argo(docs)
+    for doc in docs:
+        meta, what = doc["metadata"], f"{doc['kind']} {doc['metadata']['name']}"
+        assert COMMON["commonAnnotations"].items() <= meta.get("annotations", {}).items(), what
+        assert COMMON["commonLabels"].items() <= meta["labels"].items(), what
+        for label in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"):
+            assert label in meta["labels"], (what, label)
+        # the pods Argo creates from the task templates carry them too
+        for tpl in doc.get("spec", {}).get("templates", []) if doc["kind"] == "WorkflowTemplate" else []:
+            if "container" in tpl:
+                assert COMMON["commonAnnotations"].items() <= tpl["metadata"]["annotations"].items(), what
+                assert COMMON["commonLabels"].items() <= tpl["metadata"]["labels"].items(), what
+    # resource annotations of their own still win over commonAnnotations
+    clash = {"commonAnnotations": {"helm.sh/resource-policy": "delete", "helm.sh/hook": "pre-install"}}
+    docs = render(chart, values, _extra_values(tmp_path, is_umbrella, clash))
+    for doc in docs:
+        annotations = doc["metadata"].get("annotations", {})
+        if doc["kind"] == "Pod":
+            assert annotations["helm.sh/hook"] == "test"
+        if doc["kind"] in ("Secret", "PersistentVolumeClaim"):
+            assert annotations["helm.sh/resource-policy"] == "keep"
+
+
+def _strict_argo(docs: list[dict[str, Any]]) -> None:
+    from hera.workflows.models import WorkflowTemplate
+
+    for doc in by_kind(docs, "WorkflowTemplate"):
+        WorkflowTemplate.model_validate(doc, extra="forbid")
+    assert lint(docs) == []
+
+
+def _task_containers(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        d["metadata"]["name"]: t["container"]
+        for d in by_kind(docs, "WorkflowTemplate")
+        for t in d["spec"]["templates"]
+        if "container" in t
+    }
+
+
+def test_image_digest_and_global_registry() -> None:
+    digest = "sha256:" + "ab" * 32
+    ci = WORKFLOWS / "ci" / "gpu-values.yaml"
+    docs = render(WORKFLOWS, ci, sets=(f"tasks.train.digest={digest}", "tasks.prepare.registry=mirror.example"))
+    _strict_argo(docs)
+    images = {n: c["image"] for n, c in _task_containers(docs).items()}
+    assert images == {
+        "odpipe-prepare": "mirror.example/odpipe/prepare:0.1.0",
+        "odpipe-train": f"ghcr.io/odpipe/train@{digest}",  # the digest overrides the tag and the variant
+        "odpipe-export-deploy": "ghcr.io/odpipe/export-deploy:0.1.0-cuda",
+    }
+    for name, c in _task_containers(docs).items():
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        assert env["ODPIPE_IMAGE"] == c["image"], name
+        assert env["ODPIPE_IMAGE_DIGEST"] == (digest if name == "odpipe-train" else ""), name
+    # global.imageRegistry overrides every per-image registry, also when a parent chart passes it down
+    docs = render(WORKFLOWS, ci, sets=("global.imageRegistry=registry.local:5000", "tasks.prepare.registry=x.io"))
+    pods = [c["image"] for d in by_kind(docs, "Pod") for c in d["spec"]["containers"] if c["name"] != "kubectl"]
+    for image in [c["image"] for c in _task_containers(docs).values()] + pods:
+        assert image.startswith("registry.local:5000/odpipe/"), image
+
+
+def test_umbrella_passes_global_image_registry_down(umbrella: Path) -> None:
+    docs = render(umbrella, sets=("global.imageRegistry=registry.local:5000",))
+    images = [c["image"] for c in _task_containers(docs).values()]
+    assert len(images) == 3 and all(i.startswith("registry.local:5000/odpipe/") for i in images), images
+
+
+def test_gpu_and_shm_belong_to_the_train_template_alone(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for name in ("odpipe-workflows/gpu-values.yaml", "odpipe/gpu-values.yaml"):
+        wfts = {d["metadata"]["name"]: d for d in by_kind(rendered[name], "WorkflowTemplate")}
+        for wft_name, wft in wfts.items():
+            volumes = {v["name"] for v in wft["spec"]["volumes"]}
+            # odpipe-pipeline runs odpipe-train's template through templateRef, with its own volumes
+            assert ("dshm" in volumes) == (wft_name in ("odpipe-train", "odpipe-pipeline")), (name, wft_name)
+            for tpl in wft["spec"]["templates"]:
+                if "container" not in tpl:
+                    continue
+                c = tpl["container"]
+                gpu = "nvidia.com/gpu" in c["resources"].get("limits", {})
+                shm = "/dev/shm" in {m["mountPath"] for m in c["volumeMounts"]}
+                toleration = any(t.get("key") == "nvidia.com/gpu" for t in tpl.get("tolerations", []))
+                selector = "nvidia.com/gpu.present" in tpl.get("nodeSelector", {})
+                train = wft_name == "odpipe-train"
+                assert gpu == shm == toleration == selector == train, (name, wft_name, gpu, shm, toleration, selector)
+
+
+def test_each_parameter_default_comes_from_one_place(tmp_path: Path) -> None:
+    # WorkflowTemplate parameter -> (pipeline.* value, its rendered default)
+    defaults = {
+        "model-name": ("modelName", "cars", "cars"),
+        "model": ("model", "yolo11s.yaml", "yolo11s.yaml"),
+        "epochs": ("epochs", 7, "7"),
+        "imgsz": ("imgsz", 320, "320"),
+        "batch": ("batch", 4, "4"),
+        "val-fraction": ("valFraction", 0.3, "0.3"),
+        "seed": ("seed", 9, "9"),
+        "strict": ("strict", True, "true"),
+        "min-map50-95": ("minMap5095", 0.5, "0.5"),
+        "require-improvement": ("requireImprovement", True, "true"),
+        "precision": ("precision", "int8", "int8"),
+    }
+    values = tmp_path / "pipeline.yaml"
+    values.write_text(yaml.safe_dump({"pipeline": {key: v for key, v, _ in defaults.values()}}))
+    docs = render(WORKFLOWS, WORKFLOWS / "ci" / "default-values.yaml", values)
+    wfts = {d["metadata"]["name"]: d for d in by_kind(docs, "WorkflowTemplate")}
+    pipeline_args = {p["name"]: p.get("value") for p in wfts["odpipe-pipeline"]["spec"]["arguments"]["parameters"]}
+    assert {k: pipeline_args[k] for k in defaults} == {k: rendered for k, (_, _, rendered) in defaults.items()}
+    seen = set()
+    for name, wft in wfts.items():
+        if name == "odpipe-pipeline":
+            continue
+        step = wft["spec"]["templates"][0]
+        for where in (wft["spec"]["arguments"]["parameters"], step["inputs"]["parameters"]):
+            for p in where:
+                assert p.get("value") == pipeline_args[p["name"]], (name, p)
+                seen.add(p["name"])
+    assert seen == set(pipeline_args)
+    # every pipeline.* value is a parameter default
+    pipeline_values = yaml.safe_load((WORKFLOWS / "values.yaml").read_text())["pipeline"]
+    assert {key for key, _, _ in defaults.values()} == set(pipeline_values)
+
+
+def test_helpers_are_named_after_their_chart() -> None:
+    # Helm shares one template namespace between a parent and its subcharts: a subchart's helper must
+    # carry the subchart's name, or the umbrella could silently redefine it.
+    for chart, prefix in ((WORKFLOWS, "odpipe-workflows."), (UMBRELLA, "odpipe.")):
+        for path in (chart / "templates").rglob("*"):
+            if not path.is_file():
+                continue
+            text = path.read_text()
+            for kind, name in re.findall(r'\b(define|include|template)\s+"([^"]+)"', text):
+                assert name.startswith(prefix), f"{path.relative_to(chart)}: {kind} {name!r} lacks {prefix}"
+
+
+PARAM = re.compile(r"^\s*## @param (\S+) ")
+JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
+def _schema_types(node: dict[str, Any]) -> set[str]:
+    if "type" in node:
+        return set(node["type"]) if isinstance(node["type"], list) else {node["type"]}
+    return set().union(*(_schema_types(n) for n in node.get("oneOf", []) + node.get("anyOf", [])))
+
+
+def _schema_leaves(node: dict[str, Any], prefix: str = "") -> list[str]:
+    if "properties" not in node:
+        return [prefix[:-1]]
+    return [leaf for k, v in node["properties"].items() for leaf in _schema_leaves(v, f"{prefix}{k}.")]
+
+
+def param_schema_drift(values_text: str, schema: dict[str, Any]) -> list[str]:
+    """Every `## @param` key is in the schema with the type of its value in values.yaml, and every schema
+    leaf is documented by an @param line (its own, or an ancestor's for a documented object)."""
+    values = yaml.safe_load(values_text)
+    params = [m.group(1) for line in values_text.splitlines() if (m := PARAM.match(line))]
+    problems = []
+    for key in params:
+        node, value = schema, values
+        try:
+            for part in key.split("."):
+                node, value = node["properties"][part], value[part]
+        except (KeyError, TypeError):
+            problems.append(f"@param {key} is not in values.schema.json (or not in values.yaml)")
+            continue
+        want, got = _schema_types(node), JSON_TYPE[type(value)]
+        if got not in want and not (got == "integer" and "number" in want):
+            problems.append(f"@param {key}: the value is {got}, values.schema.json says {sorted(want)}")
+    for leaf in _schema_leaves(schema):
+        parts = leaf.split(".")
+        if not any(".".join(parts[:i]) in params for i in range(1, len(parts) + 1)):
+            problems.append(f"values.schema.json {leaf} has no @param line")
+    return problems
+
+
+@pytest.mark.parametrize("chart", [WORKFLOWS, UMBRELLA], ids=lambda p: p.name)
+def test_schema_and_param_lines_agree(chart: Path) -> None:
+    text = (chart / "values.yaml").read_text()
+    schema = json.loads((chart / "values.schema.json").read_text())
+    assert param_schema_drift(text, schema) == []
+    # and the check sees drift: a schema leaf without @param, an @param without schema, a type mismatch
+    broken = copy.deepcopy(schema)
+    broken["properties"]["undocumented"] = {"type": "string"}
+    first = next(m.group(1) for line in text.splitlines() if (m := PARAM.match(line)))
+    node = broken
+    for part in first.split("."):
+        node = node["properties"][part]
+    node["type"] = "null"
+    node.pop("oneOf", None), node.pop("anyOf", None)
+    extra = text + "\n## @param notInSchema A key the schema lacks\nnotInSchema: 1\n"
+    problems = "\n".join(param_schema_drift(extra, broken))
+    assert "undocumented has no @param" in problems and "notInSchema is not in" in problems
+    assert f"@param {first}: the value is" in problems
+
+
+def _owned(kind: str, name: str, release: str | None) -> dict[str, Any]:
+    annotations = {"meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": "mlops"} if release else {}
+    api = "argoproj.io/v1alpha1" if kind == "WorkflowTemplate" else "v1"
+    labels = {"app.kubernetes.io/managed-by": "Helm"} if release else {}
+    metadata = {"name": name, "namespace": "mlops", "annotations": annotations, "labels": labels}
+    return {"apiVersion": api, "kind": kind, "metadata": metadata}
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "name", "owner", "message"),
+    [
+        (
+            "/apis/argoproj.io/v1alpha1/namespaces/mlops/workflowtemplates/odpipe-pipeline",
+            "WorkflowTemplate",
+            "odpipe-pipeline",
+            "other",
+            'WorkflowTemplate mlops/odpipe-pipeline already exists, created by Helm release "other"',
+        ),
+        (
+            "/api/v1/namespaces/mlops/configmaps/artifact-repositories",
+            "ConfigMap",
+            "artifact-repositories",
+            None,
+            "set artifactRepository.create=false",
+        ),
+        ("/apis/argoproj.io/v1alpha1/namespaces/mlops/workflowtemplates/odpipe-pipeline", "", "", "odpipe", ""),
+    ],
+    ids=["second-release", "argo-configmap-outside-helm", "upgrade-of-the-same-release"],
+)
+def test_one_release_per_namespace(tmp_path: Path, path: str, kind: str, name: str, owner: str, message: str) -> None:
+    objects = {path: _owned(kind or "WorkflowTemplate", name or "odpipe-pipeline", owner)}
+    with fake_kube(tmp_path, {}, objects) as kubeconfig:
+        proc = helm(
+            "template", "odpipe", str(WORKFLOWS), "-n", "mlops", "-f", str(WORKFLOWS / "ci/default-values.yaml"),
+            "--dry-run=server", "--disable-openapi-validation", "--kubeconfig", str(kubeconfig), check=False,
+        )  # fmt: skip
+    if message:
+        assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+        assert "once per namespace" in proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr

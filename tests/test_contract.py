@@ -3,6 +3,8 @@ against the code: the contract's paths and the Click commands' real options)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,9 @@ from charts import WORKFLOWS, by_kind, render
 TEMPLATE_OF_TASK = {"prepare": "odpipe-prepare", "train": "odpipe-train", "export-deploy": "odpipe-export-deploy"}
 BOTO_ENV = {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
 CONTRACT_ENV = {contract.ENV_DATASETS_BUCKET, contract.ENV_MODELS_BUCKET, contract.ENV_ARTIFACTS_BUCKET}
+WORKFLOW_ENV = {"ODPIPE_WORKFLOW_NAME", "ODPIPE_WORKFLOW_UID"}
+# the image a step runs, set on every step; export-deploy records it in the model card (read from os.environ)
+IMAGE_ENV = {"ODPIPE_IMAGE", "ODPIPE_IMAGE_DIGEST"}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +73,7 @@ def test_commands_flags_and_env_exist_in_the_cli(templates: dict[str, dict[str, 
     envvars = {p.envvar for p in cmd.params if isinstance(p.envvar, str)}
     for env in container["env"]:
         name = env["name"]
-        assert name in BOTO_ENV | CONTRACT_ENV | envvars | {"ODPIPE_WORKFLOW_NAME", "ODPIPE_WORKFLOW_UID"}, (
+        assert name in BOTO_ENV | CONTRACT_ENV | envvars | WORKFLOW_ENV | IMAGE_ENV, (
             f"{task}: env {name} is read by nothing"
         )
     # each input parameter of the step reaches the task, as a flag or an environment variable
@@ -82,6 +87,17 @@ def test_workflow_identity_env_is_read_by_export_deploy() -> None:
     envvars = {p.envvar for p in _command("export-deploy").params if isinstance(p.envvar, str)}
     assert {"ODPIPE_WORKFLOW_NAME", "ODPIPE_WORKFLOW_UID"} <= envvars
     assert "ODPIPE_RUN_ID" in {p.envvar for p in _command("train").params if isinstance(p.envvar, str)}
+
+
+def test_image_env_is_on_every_step_and_read_by_the_model_card(templates: dict[str, dict[str, Any]]) -> None:
+    source = (Path(contract.__file__).parent / "export" / "run.py").read_text()
+    for name in IMAGE_ENV:
+        assert re.search(rf'os\.environ(\.get\(|\[)"{name}"', source), f"export-deploy no longer reads {name}"
+    for task in contract.TASKS:
+        container = _step(templates, task)["container"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["ODPIPE_IMAGE"] == container["image"], task
+        assert env["ODPIPE_IMAGE_DIGEST"] == "", task  # no digest in the default values
 
 
 def test_pipeline_parameters_match_the_steps(templates: dict[str, dict[str, Any]]) -> None:
