@@ -10,6 +10,9 @@ from typing import Protocol
 STATUS_SUCCEEDED = "Succeeded"
 STATUS_FAILED = "Failed"
 STATUS_ERROR = "Error"
+# what the chart tells a task about the image it runs in (recorded in the model card)
+IMAGE_ENV = "ODPIPE_IMAGE"
+IMAGE_DIGEST_ENV = "ODPIPE_IMAGE_DIGEST"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ Anything the template asks for that this engine cannot honour is refused with it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from odpipe.errors import InputError, OdpipeError
 from odpipe.local.errors import UnsupportedArgo
-from odpipe.local.executors.base import STATUS_FAILED, STATUS_SUCCEEDED, ContainerRun, ExecResult
+from odpipe.local.executors.base import IMAGE_DIGEST_ENV, STATUS_FAILED, STATUS_SUCCEEDED, ContainerRun, ExecResult
 
 OWNER_LABEL = "odpipe.dev/runner-pid"
 _SECCOMP = {"RuntimeDefault": None, "Unconfined": "seccomp=unconfined", None: None}
@@ -122,7 +123,9 @@ class DockerExecutor:
         import docker.errors
 
         self.check(run)
-        self._image(run)
+        image = self._image(run)
+        if not run.env.get(IMAGE_DIGEST_ENV):  # record what actually ran: the local image's content id
+            run = dataclasses.replace(run, env={**run.env, IMAGE_DIGEST_ENV: image.id})
         self._prepare_volumes(run)
         with contextlib.suppress(docker.errors.NotFound):
             self.client.containers.get(run.pod).remove(force=True)  # a resumed run reuses pod names

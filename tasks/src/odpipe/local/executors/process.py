@@ -13,7 +13,14 @@ from pathlib import Path
 
 from odpipe.contract import ROOT_ENV
 from odpipe.local.errors import UnsupportedArgo
-from odpipe.local.executors.base import STATUS_FAILED, STATUS_SUCCEEDED, ContainerRun, ExecResult
+from odpipe.local.executors.base import (
+    IMAGE_DIGEST_ENV,
+    IMAGE_ENV,
+    STATUS_FAILED,
+    STATUS_SUCCEEDED,
+    ContainerRun,
+    ExecResult,
+)
 from odpipe.local.procs import die_with_parent, find_beside_interpreter
 from odpipe.local.staging import sandbox_path
 
@@ -45,6 +52,9 @@ class ProcessExecutor:
         self._layout(run)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ODPIPE_"))}
         env.update(run.env)
+        # no image runs here: the model card must not claim the one the template names
+        for name in (IMAGE_ENV, IMAGE_DIGEST_ENV):
+            env.pop(name, None)
         env[ROOT_ENV] = str(run.sandbox)
         env["TMPDIR"] = str(sandbox_path(run.sandbox, "/tmp"))
         env.setdefault("ODPIPE_SCRATCH", str(sandbox_path(run.sandbox, "/tmp/odpipe")))
