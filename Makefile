@@ -8,7 +8,7 @@ PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 TOOLS := .tools
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test test-fast lint bench demo images clean help
+.PHONY: setup test test-fast lint bench demo images base-image engine clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,8 +49,14 @@ bench:  ## benchmarks that print ratios against peers
 demo:  ## synthetic COCO dataset -> prepare -> train -> export-deploy, on an embedded S3 server
 	$(BIN)/odpipe demo
 
-images:  ## build the three task images with docker, podman or buildah
+images:  ## build the task images (docker, podman or buildah; a Debian-built base where python:slim cannot be pulled)
 	tools/build-images.sh
 
+base-image:  ## build the stand-in for python:3.11-slim-bookworm from Debian packages (root, debootstrap)
+	tools/build-base-image.sh
+
+engine:  ## make a Docker Engine answer here (as root: installs Debian's docker.io, starts dockerd)
+	tools/start-dockerd.sh
+
 clean:
-	rm -rf .odpipe .pytest_cache
+	rm -rf .odpipe .pytest_cache .build

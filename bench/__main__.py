@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ["bench.prepare_vs_convert_coco", "bench.train_vs_yolo", "bench.export_and_storage", "bench.run_overhead"]
+BENCHES = [
+    "bench.prepare_vs_convert_coco",
+    "bench.train_vs_yolo",
+    "bench.export_and_storage",
+    "bench.run_overhead",
+    "bench.images",
+]
 
 if __name__ == "__main__":
     failed = [b for b in BENCHES if subprocess.run([sys.executable, "-m", b], check=False).returncode != 0]

@@ -14,6 +14,7 @@
 #                   127.0.0.1 (tools/pip_mirror.py); off: the build uses PyPI (or PIP_INDEX_URL) only
 #   TORCH_INDEX_URL where the cpu variant takes torch (the PyTorch CPU index); when unreachable, torch
 #                   comes from the package index instead (the CUDA build, larger; it runs on CPU too)
+#   DOCKER_BUILD_ARGS extra flags for every build (e.g. --no-cache: bench/images.py --cold)
 # Builds run with host networking (no bridge needed) and DOCKER_BUILDKIT=0 (works without buildx).
 # Writes .build/images.env (NAME=reference and the build seconds per task) and .build/build-TASK.log.
 set -euo pipefail
@@ -100,7 +101,8 @@ for task in "${tasks[@]}"; do
   ref="$registry/$task:$tag"
   echo "building $ref with $engine (base $base)"
   start=$(date +%s)
-  build -f "$dockerfile" -t "$ref" "${common[@]}" "${extra[@]}" . > .build/build-$task.log 2>&1 || { tail -30 .build/build-$task.log >&2; echo "build of $ref failed; whole log: .build/build-$task.log" >&2; exit 1; }
+  # shellcheck disable=SC2086 # DOCKER_BUILD_ARGS is a list of flags (e.g. --no-cache)
+  build -f "$dockerfile" -t "$ref" ${DOCKER_BUILD_ARGS:-} "${common[@]}" "${extra[@]}" . > .build/build-$task.log 2>&1 || { tail -30 .build/build-$task.log >&2; echo "build of $ref failed; whole log: .build/build-$task.log" >&2; exit 1; }
   seconds=$(( $(date +%s) - start ))
   echo "built $ref in ${seconds}s"
   # keep the other tasks' lines: several builds may share the file
