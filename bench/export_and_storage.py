@@ -52,7 +52,7 @@ def latency_section(work: Path) -> None:
         torch_model,
     )
     from odpipe.export.quantize import quantize_int8
-    from odpipe.train.dataset import image_files
+    from odpipe.dataset_manifest import image_files
 
     weights = _checkpoint(work)
     threads = cpu_threads()

@@ -18,7 +18,7 @@ import numpy as np
 
 from odpipe.errors import InputError, OdpipeError
 from odpipe.export.inference import preprocess
-from odpipe.train.dataset import image_files
+from odpipe.dataset_manifest import image_files
 
 PRECISIONS = ("fp32", "int8")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from odpipe import contract
 from odpipe.errors import InputError
+from odpipe.jsonfile import write_compact_json
 from odpipe.storage import S3Uri, Storage
 
 STATE_FILE = ".odpipe-sync.json"
@@ -15,7 +16,8 @@ STATE_FILE = ".odpipe-sync.json"
 
 def local_dir_for(uri: S3Uri, data_dir: Path) -> Path:
     prefix = uri.key.strip("/")
-    return data_dir / "raw" / uri.bucket / prefix if prefix else data_dir / "raw" / uri.bucket
+    raw = data_dir / contract.DATA_RAW / uri.bucket
+    return raw / prefix if prefix else raw
 
 
 def sync_prefix(
@@ -55,7 +57,5 @@ def sync_prefix(
             if progress:
                 progress(n, len(objects))
     finally:
-        tmp = state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, separators=(",", ":")))
-        os.replace(tmp, state_path)
+        write_compact_json(state_path, state)
     return downloaded, skipped
