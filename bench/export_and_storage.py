@@ -42,6 +42,7 @@ def _checkpoint(work: Path) -> Path:
 def latency_section(work: Path) -> None:
     import numpy as np
     import torch
+    from odpipe.dataset_manifest import image_files
     from odpipe.export.inference import OnnxDetector
     from odpipe.export.onnx_export import export_onnx
     from odpipe.export.parity import (
@@ -52,7 +53,6 @@ def latency_section(work: Path) -> None:
         torch_model,
     )
     from odpipe.export.quantize import quantize_int8
-    from odpipe.dataset_manifest import image_files
 
     weights = _checkpoint(work)
     threads = cpu_threads()

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from argo_lint import lint
 from conftest import SHARED
+from odpipe.executables import executable
 
 from charts import REPO, UMBRELLA, WORKFLOWS, by_kind, helm, render, umbrella_offline
-from odpipe.executables import executable
 
 WF_CI = sorted((WORKFLOWS / "ci").glob("*-values.yaml"))
 UMB_CI = sorted((UMBRELLA / "ci").glob("*-values.yaml"))
@@ -99,7 +99,10 @@ def test_kubernetes_validate_strict_on_core_kinds(rendered: dict[str, list[dict[
             path.write_text(yaml.safe_dump(doc))
             files.append(path)
     proc = subprocess.run(
-        [executable("kubernetes-validate"), "--strict", "-k", "1.35.0", *map(str, files)], capture_output=True, text=True, check=False
+        [executable("kubernetes-validate"), "--strict", "-k", "1.35.0", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count(" passed for resource ") == len(files) > 20

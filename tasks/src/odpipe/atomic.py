@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,3 +37,26 @@ def copy_file(src: Path, dest: Path) -> Path:
     with replacing(dest) as tmp:
         shutil.copyfile(src, tmp)
     return dest
+
+
+@contextlib.contextmanager
+def building_dir(final: Path, complete_marker: str) -> Iterator[Path]:
+    """A temp folder beside ``final`` for the block to fill, renamed to ``final`` when the block succeeds.
+
+    A killed run leaves only a ``.tmp-*`` folder, never something a later run would take for a finished
+    one. When ``final`` appeared meanwhile with ``complete_marker`` in it, another writer finished the
+    same content first (the name is a content hash): theirs is kept.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / complete_marker).exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -129,5 +129,7 @@ def predict_coco_onnx(
     for path in paths:
         tensor, lb, shape = preprocess(path, imgsz)
         boxes, scores, cls = decode(detector.raw(tensor)[0])
-        out += to_results(ids[path.name], unletterbox(boxes, lb, shape).tolist(), cls.tolist(), scores.tolist(), coco_id)
+        out += to_results(
+            ids[path.name], unletterbox(boxes, lb, shape).tolist(), cls.tolist(), scores.tolist(), coco_id
+        )
     return out

@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from odpipe.dataset_manifest import image_files
 from odpipe.errors import InputError, OdpipeError
 from odpipe.export.inference import preprocess
-from odpipe.dataset_manifest import image_files
-
-PRECISIONS = ("fp32", "int8")
 
 
 def decode_nodes(model: Any) -> list[str]:

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
+from odpipe.dataset_manifest import images_dir, labels_dir
 from odpipe.errors import InputError
 from odpipe.prepare.validate import Category, ImageRecord
-from odpipe.dataset_manifest import images_dir, labels_dir
 from odpipe.prepare.yolo import dataset_name
 
 
