@@ -39,13 +39,13 @@ def sync_prefix(
         state = {}
     objects = [o for o in storage.list(uri.bucket, prefix) if not o.key.endswith("/")]
     if not objects:
-        raise InputError(f"no objects under s3://{uri.bucket}/{prefix} at {storage.endpoint_url}")
+        raise InputError(f"no objects under {S3Uri(uri.bucket, prefix)} at {storage.endpoint_url}")
     downloaded = skipped = 0
     try:
         for n, obj in enumerate(objects, 1):
             rel = obj.key[len(prefix) :]
             if any(part in ("", ".", "..") for part in rel.split("/")):
-                raise InputError(f"s3://{uri.bucket}/{obj.key}: object key escapes the prefix; refusing to sync it")
+                raise InputError(f"{S3Uri(uri.bucket, obj.key)}: object key escapes the prefix; refusing to sync it")
             target = dest / rel
             known = state.get(rel)
             if known and target.exists() and target.stat().st_size == obj.size and known[1] == obj.etag:
