@@ -86,3 +86,26 @@ def test_data_yaml_and_image_listing(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(b"")
     assert [p.name for p in image_files(tmp_path)] == ["a.png", "b.JPG"]
     assert image_files(tmp_path / "missing") == []
+
+
+def test_model_card_schema_and_fields() -> None:
+    from odpipe import model_card
+
+    card = model_card.build_card(
+        dataset_id="abc",
+        classes=[],
+        metrics={"onnx": {"AP": 0.25}},
+        parity={},
+        latency={},
+        precision="fp32",
+        quantization=None,
+        export={},
+        training={},
+        gate={},
+        workflow={},
+        sha256="0" * 64,
+        options={},
+    )
+    assert card["schema"] == model_card.SCHEMA == "odpipe.model-card/v1"
+    assert card[model_card.DATASET_ID] == "abc" and model_card.onnx_map50_95(card) == 0.25
+    assert list(card)[:3] == ["schema", "created_at", "dataset_id"] and list(card)[-2:] == ["sha256", "options"]
