@@ -20,6 +20,7 @@ ROUNDS = 9
 
 def _checkpoint(work: Path) -> Path:
     """A real YOLO checkpoint: one epoch on synthetic data (latency does not depend on the weights)."""
+    from odpipe import contract
     from odpipe.contract import Layout
     from odpipe.prepare.pipeline import PrepareOptions, run_prepare
     from odpipe.synthetic import make_dataset
@@ -29,19 +30,22 @@ def _checkpoint(work: Path) -> Path:
     os.environ["ODPIPE_ROOT"] = str(work / "root")
     make_dataset(work / "src", images=12, size=64, seed=0)
     layout = Layout.resolve()
-    run_prepare(PrepareOptions(annotations=str(work / "src/annotations.json"), images=str(work / "src/images")), layout)
+    run_prepare(
+        PrepareOptions(annotations=str(work / "src" / contract.ANNOTATIONS), images=str(work / "src/images")), layout
+    )
     run_train(
         TrainParams(epochs=1, imgsz=64, batch=4, device="cpu", workers=0),
         layout,
-        manifest=layout.output("dataset.json"),
+        manifest=layout.output(contract.DATASET_MANIFEST),
         run_id="bench",
     )
-    return layout.output("best.pt")
+    return layout.output(contract.BEST_WEIGHTS)
 
 
 def latency_section(work: Path) -> None:
     import numpy as np
     import torch
+    from odpipe.dataset_manifest import image_files
     from odpipe.export.inference import OnnxDetector
     from odpipe.export.onnx_export import export_onnx
     from odpipe.export.parity import (
@@ -52,7 +56,6 @@ def latency_section(work: Path) -> None:
         torch_model,
     )
     from odpipe.export.quantize import quantize_int8
-    from odpipe.train.dataset import image_files
 
     weights = _checkpoint(work)
     threads = cpu_threads()

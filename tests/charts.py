@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from odpipe.executables import executable
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = REPO / "charts"
@@ -17,8 +17,7 @@ UMBRELLA = CHARTS / "odpipe"
 
 
 def helm_bin() -> str:
-    beside = Path(sys.executable).parent / "helm"
-    return str(beside) if beside.exists() else (shutil.which("helm") or "helm")
+    return executable("helm")
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from odpipe.local.s3server import S3Server
-from odpipe.storage import Storage
+from odpipe.storage import Storage, s3_client
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -44,7 +44,12 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 def drop_bucket(server: S3Server, bucket: str) -> None:
     """Empty and delete a bucket; SeaweedFS then frees the bucket's volumes."""
-    client = server.client()
+    client = s3_client(
+        server.endpoint_url,
+        access_key=server.credentials.access_key,
+        secret_key=server.credentials.secret_key,
+        max_attempts=2,
+    )
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
         if keys:

@@ -15,6 +15,7 @@ import yaml
 from argo_lint import lint
 from conftest import SHARED
 from fake_kube import fake_kube
+from odpipe.executables import executable
 
 from charts import REPO, UMBRELLA, WORKFLOWS, by_kind, helm, render, umbrella_offline
 
@@ -99,9 +100,11 @@ def test_kubernetes_validate_strict_on_core_kinds(rendered: dict[str, list[dict[
             path = tmp_path / f"{name.replace('/', '_')}-{i}.yaml"
             path.write_text(yaml.safe_dump(doc))
             files.append(path)
-    exe = Path(sys.executable).parent / "kubernetes-validate"
     proc = subprocess.run(
-        [str(exe), "--strict", "-k", "1.35.0", *map(str, files)], capture_output=True, text=True, check=False
+        [executable("kubernetes-validate"), "--strict", "-k", "1.35.0", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count(" passed for resource ") == len(files) > 20
@@ -117,6 +120,7 @@ def test_workflowtemplates_validate_with_hera_forbidding_unknown_fields(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
     from hera.workflows.models import WorkflowTemplate
+    from pydantic import ValidationError
 
     wfts = _workflowtemplates(rendered)
     assert len(wfts) == 4 * len(rendered)
@@ -124,7 +128,7 @@ def test_workflowtemplates_validate_with_hera_forbidding_unknown_fields(
         WorkflowTemplate.model_validate(doc, extra="forbid")
     broken = copy.deepcopy(wfts[0][1])
     broken["spec"]["templates"][0]["containr"] = broken["spec"]["templates"][0].pop("container", {})
-    with pytest.raises(Exception, match="containr"):
+    with pytest.raises(ValidationError, match="containr"):
         WorkflowTemplate.model_validate(broken, extra="forbid")
 
 

@@ -3,7 +3,6 @@ against the code: the contract's paths and the Click commands' real options)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +89,12 @@ def test_workflow_identity_env_is_read_by_export_deploy() -> None:
 
 
 def test_image_env_is_on_every_step_and_read_by_the_model_card(templates: dict[str, dict[str, Any]]) -> None:
-    source = (Path(contract.__file__).parent / "export" / "run.py").read_text()
-    for name in IMAGE_ENV:
-        assert re.search(rf'os\.environ(\.get\(|\[)"{name}"', source), f"export-deploy no longer reads {name}"
+    from odpipe import model_card
+
+    assert {model_card.ENV_IMAGE, model_card.ENV_IMAGE_DIGEST} == IMAGE_ENV
+    source = Path(model_card.__file__).read_text()
+    for const in ("ENV_IMAGE", "ENV_IMAGE_DIGEST"):
+        assert f"os.environ.get({const})" in source, f"the model card no longer records {const}"
     for task in contract.TASKS:
         container = _step(templates, task)["container"]
         env = {e["name"]: e.get("value") for e in container["env"]}

@@ -1,4 +1,6 @@
-"""export-deploy against the real SeaweedFS S3 server: end to end, gate, concurrency, bad input."""
+"""export-deploy against the real SeaweedFS S3 server: end to end, gate, concurrency, bad input.
+
+Every test that needs the trained model is slow; the concurrent-publish test is not (no training)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,6 @@ import pytest
 from odpipe.export.repository import ModelRepository
 from odpipe.local.s3server import S3Server
 from odpipe.storage import Storage
-
-pytestmark = pytest.mark.slow
 
 
 def _cli(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -66,6 +66,7 @@ def _objects(s3: Storage, bucket: str) -> list[str]:
     return sorted(o.key for o in s3.list(bucket))
 
 
+@pytest.mark.slow
 def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     bucket = os.environ["ODPIPE_MODELS_BUCKET"]
     code, out = _cli(
@@ -151,6 +152,7 @@ def test_concurrent_publishes_get_distinct_versions(s3_server: S3Server, s3: Sto
     assert len(pids) == 2
 
 
+@pytest.mark.slow
 def test_bad_inputs(trained: Path, s3: Storage, tmp_path: Path) -> None:
     code, out = _cli(trained, "export-deploy", "--model-name", "bad/name")
     assert code == 2 and "invalid model name" in out
@@ -172,6 +174,7 @@ def test_bad_inputs(trained: Path, s3: Storage, tmp_path: Path) -> None:
     assert code == 3 and "http://127.0.0.1:9" in out and "unreachable" in out and "models" in out
 
 
+@pytest.mark.slow
 def test_graph_pass_is_exact(trained: Path, tmp_path: Path) -> None:
     """odpipe's rewrites change the graph, not the function: the onnxsim-only model's outputs, up to
     float summation order."""
@@ -198,6 +201,7 @@ def test_graph_pass_is_exact(trained: Path, tmp_path: Path) -> None:
     assert np.abs(a[:, 4:] - b[:, 4:]).max() <= 1e-5  # class scores
 
 
+@pytest.mark.slow
 def test_int8_publish(trained: Path, s3: Storage) -> None:
     import onnx
     from odpipe.export.quantize import decode_nodes

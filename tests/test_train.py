@@ -44,6 +44,7 @@ def _train(root: Path, *args: str) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_train_tiny_writes_the_contract_outputs(prepared: Path) -> None:
     code, out = _train(prepared, "--epochs", "2", "--run-id", "tiny")
     assert code == 0, out
@@ -77,6 +78,7 @@ def test_train_tiny_writes_the_contract_outputs(prepared: Path) -> None:
     assert code == 2 and "params.epochs: 2 -> 3" in out
 
 
+@pytest.mark.slow
 def test_sigkill_after_first_epoch_then_resume(prepared: Path) -> None:
     env = {**os.environ, "ODPIPE_ROOT": str(prepared), "ODPIPE_SCRATCH": str(prepared / "scratch")}
     args = [

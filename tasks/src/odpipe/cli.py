@@ -11,6 +11,7 @@ import typer
 
 from odpipe import __version__
 from odpipe.errors import OdpipeError
+from odpipe.precision import Precision
 
 app = typer.Typer(
     name="odpipe",
@@ -24,11 +25,6 @@ app = typer.Typer(
 class Engine(StrEnum):
     process = "process"
     docker = "docker"
-
-
-class Precision(StrEnum):
-    fp32 = "fp32"
-    int8 = "int8"
 
 
 InputsOpt = Annotated[
@@ -168,9 +164,9 @@ def prepare(
     if len([x for x in (images, images_prefix, images_path) if x]) != 1:
         raise typer.BadParameter("give exactly one of --images, --images-prefix, --images-path", param_hint="--images")
     if images_prefix:
-        from odpipe.storage import Buckets
+        from odpipe.storage import Buckets, S3Uri
 
-        images = f"s3://{Buckets.from_env().datasets}/{images_prefix.strip('/')}"
+        images = str(S3Uri(Buckets.from_env().datasets, images_prefix.strip("/")))
     elif images_path:
         import os.path
 
@@ -492,15 +488,17 @@ def demo(
     engine: Annotated[Engine, typer.Option(help="process, or docker (the task images; make images).")] = Engine.process,
 ) -> None:
     """Generate a small synthetic COCO set (coloured shapes, nothing downloaded) and run the whole pipeline."""
+    from odpipe import contract
     from odpipe.console import console
     from odpipe.synthetic import make_dataset
 
     source = state_dir / "synthetic"
-    if not (source / "annotations.json").exists():
+    annotations = source / contract.ANNOTATIONS
+    if not annotations.exists():
         make_dataset(source, images=images, size=128, seed=0)
-    console.print(f"synthetic COCO set: {source / 'annotations.json'} with {images} images", markup=False)
+    console.print(f"synthetic COCO set: {annotations} with {images} images", markup=False)
     run(
-        annotations=str(source / "annotations.json"),
+        annotations=str(annotations),
         images=str(source / "images"),
         model_name="shapes",
         epochs=epochs,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from odpipe.jsonfile import write_json as _write_json
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -45,8 +45,5 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
 
 
 def write_json(path: Path, doc: Any) -> None:
-    """Write JSON atomically (temp file + rename): a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    """Kept for callers that import it from here (odpipe.local); the writer is `jsonfile.write_json`."""
+    _write_json(path, doc)

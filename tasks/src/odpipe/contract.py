@@ -4,6 +4,10 @@ Inside every task container Argo places input artifacts under ``/artifacts/input
 artifacts from ``/artifacts/outputs`` and mounts the datasets volume at ``/data``. ``ODPIPE_ROOT``
 (default ``/``) relocates all three for tests and local runs. The Helm chart's WorkflowTemplates and
 ``odpipe run`` are checked against this module by tests, not kept in step by copy.
+
+The formats of the artifacts odpipe defines itself each have one owner beside this module:
+`odpipe.dataset_manifest` (dataset.json, data.yaml, the dataset folder), `odpipe.model_card`
+(model-card.json) and `odpipe.coco.results` (the COCO detections both evaluations score).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Read a JSON object that a task expects as input, failing with a message that names the file."""
+"""JSON files: read an object a task expects as input (failing with a message that names the file),
+and write one atomically."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from odpipe.atomic import write_text
 from odpipe.errors import InputError
 
 
@@ -19,3 +21,13 @@ def read_json_object(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise InputError(f"{path}: {what} must be a JSON object")
     return doc
+
+
+def write_json(path: Path, doc: Any) -> None:
+    """Indented JSON, written atomically: a reader never sees half a file."""
+    write_text(path, json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def write_compact_json(path: Path, doc: Any) -> None:
+    """JSON without whitespace (state files and caches), written atomically."""
+    write_text(path, json.dumps(doc, separators=(",", ":")))

@@ -13,19 +13,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from odpipe import contract
+from odpipe.atomic import replacing
 from odpipe.errors import StorageError
 
 SHA256_META = "sha256"
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
 _HASH_BLOCK = 1024 * 1024
+S3_SCHEME = "s3://"
 
 
 def sha256_file(path: Path) -> str:
@@ -43,19 +44,19 @@ class S3Uri:
 
     @classmethod
     def parse(cls, uri: str) -> S3Uri:
-        if not uri.startswith("s3://"):
+        if not is_s3_uri(uri):
             raise StorageError(f"not an S3 URI (expected s3://bucket/key): {uri!r}")
-        bucket, _, key = uri[len("s3://") :].partition("/")
+        bucket, _, key = uri[len(S3_SCHEME) :].partition("/")
         if not bucket:
             raise StorageError(f"S3 URI without a bucket: {uri!r}")
         return cls(bucket, key)
 
     def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return f"{S3_SCHEME}{self.bucket}/{self.key}"
 
 
 def is_s3_uri(value: str) -> bool:
-    return value.startswith("s3://")
+    return value.startswith(S3_SCHEME)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,43 @@ class Buckets:
         )
 
 
+def s3_client(
+    endpoint_url: str | None = None,
+    *,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    region: str | None = None,
+    max_attempts: int = 5,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 60.0,
+) -> Any:
+    """The one way odpipe makes a boto3 S3 client. Unset arguments fall back to boto3's own variables
+    (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the region to AWS_DEFAULT_REGION or
+    us-east-1. Path-style addressing, standard retries."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        s3={"addressing_style": "path"},
+        # Only send/validate checksums where the operation requires them: S3-compatible servers
+        # differ in what they support, and odpipe verifies its own sha256 metadata instead.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    # A session of its own: boto3's default session caches credentials for the whole process.
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+        region_name=region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=config,
+    )
+
+
 class Storage:
     """A thin, verified layer over one boto3 S3 client."""
 
@@ -92,27 +130,11 @@ class Storage:
         read_timeout: float = 60.0,
         client: Any | None = None,
     ) -> None:
-        import boto3
         from boto3.s3.transfer import TransferConfig
-        from botocore.config import Config
 
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "(AWS default)"
-        config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            s3={"addressing_style": "path"},
-            # Only send/validate checksums where the operation requires them: S3-compatible servers
-            # differ in what they support, and odpipe verifies its own sha256 metadata instead.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        )
-        # A session of its own: boto3's default session caches credentials for the whole process.
-        self.client = client or boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
-            region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-            config=config,
+        self.client = client or s3_client(
+            endpoint_url, max_attempts=max_attempts, connect_timeout=connect_timeout, read_timeout=read_timeout
         )
         self.transfer = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK, use_threads=True
@@ -122,7 +144,7 @@ class Storage:
     def _fail(self, action: str, bucket: str, key: str, exc: Exception) -> StorageError:
         from botocore.exceptions import ClientError, EndpointConnectionError
 
-        where = f"s3://{bucket}/{key}" if key else f"bucket {bucket!r}"
+        where = str(S3Uri(bucket, key)) if key else f"bucket {bucket!r}"
         if isinstance(exc, EndpointConnectionError):
             return StorageError(f"{action} {where}: S3 endpoint {self.endpoint_url} unreachable after retries ({exc})")
         if isinstance(exc, ClientError):
@@ -207,12 +229,12 @@ class Storage:
             raise self._fail("uploading to", bucket, key, exc) from exc
         head = self.head(bucket, key, checksum=True)
         if head is None:
-            raise StorageError(f"uploaded s3://{bucket}/{key} but it is not there at {self.endpoint_url}")
+            raise StorageError(f"uploaded {S3Uri(bucket, key)} but it is not there at {self.endpoint_url}")
         remote_size = int(head["ContentLength"])
         remote_sha = head.get("Metadata", {}).get(SHA256_META)
         if remote_size != size or (sha256 and remote_sha != sha256):
             raise StorageError(
-                f"s3://{bucket}/{key}: verification failed after upload "
+                f"{S3Uri(bucket, key)}: verification failed after upload "
                 f"(size {remote_size} vs {size}, sha256 {remote_sha} vs {sha256})"
             )
         checksum = head.get("ChecksumSHA256") or ""
@@ -292,7 +314,7 @@ class Storage:
                 os.pwrite(fd, chunk, pos)
                 pos += len(chunk)
             if pos != end + 1:
-                raise StorageError(f"s3://{bucket}/{key}: part {i + 1} ended at byte {pos}, expected {end + 1}")
+                raise StorageError(f"{S3Uri(bucket, key)}: part {i + 1} ended at byte {pos}, expected {end + 1}")
             return digest.digest()
 
         with ThreadPoolExecutor(max_workers=min(8, len(sizes))) as pool:
@@ -305,20 +327,22 @@ class Storage:
         dest.parent.mkdir(parents=True, exist_ok=True)
         head = self.head(bucket, key, checksum=True)
         if head is None:
-            raise StorageError(f"s3://{bucket}/{key}: no such object at {self.endpoint_url}")
+            raise StorageError(f"{S3Uri(bucket, key)}: no such object at {self.endpoint_url}")
         checksum = head.get("ChecksumSHA256") or ""
         parts = self._part_sizes(bucket, key, checksum) if "-" in checksum else None
         want_sha = head.get("Metadata", {}).get(SHA256_META)
         # With a composite checksum the part hashes are the check; the whole-file hash is then skipped
         # unless sha256 metadata asks for it (one hash per byte either way).
         hasher = _StreamHasher(parts, whole=parts is None or bool(want_sha))
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        tmp = Path(tmp_name)
-        try:
+        want_size = int(head["ContentLength"]) if expected_size is None else expected_size
+        with replacing(dest, suffix=".part") as tmp:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
             try:
                 if parts is not None and hasher.full is None:
-                    hasher.digests = self._download_parts(bucket, key, fd, parts)
-                    os.close(fd)
+                    try:
+                        hasher.digests = self._download_parts(bucket, key, fd, parts)
+                    finally:
+                        os.close(fd)
                 else:
                     body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
                     with os.fdopen(fd, "wb") as fh:
@@ -327,30 +351,38 @@ class Storage:
                             fh.write(chunk)
             except Exception as exc:
                 raise self._fail("downloading", bucket, key, exc) from exc
-            size = tmp.stat().st_size
-            want_size = int(head["ContentLength"]) if expected_size is None else expected_size
-            digest = hasher.hexdigest()
-            problems = []
-            if size != want_size:
-                problems.append(f"size {size} vs {want_size}")
-            if want_sha and want_sha != digest:
-                problems.append(f"sha256 {digest} vs metadata {want_sha}")
-            if checksum and "-" not in checksum and base64.b64decode(checksum).hex() != digest:
-                problems.append(f"sha256 {digest} vs S3 checksum {checksum}")
-            if checksum and "-" in checksum and parts is not None and hasher.composite() != checksum:
-                problems.append(f"composite SHA-256 {hasher.composite()} vs S3 checksum {checksum}")
+            problems = _download_problems(tmp.stat().st_size, want_size, hasher, want_sha, checksum, parts)
             if problems:
-                raise StorageError(f"s3://{bucket}/{key}: downloaded copy does not match ({'; '.join(problems)})")
-            os.replace(tmp, dest)
-            return digest or hasher.composite()
-        finally:
-            tmp.unlink(missing_ok=True)
+                raise StorageError(f"{S3Uri(bucket, key)}: downloaded copy does not match ({'; '.join(problems)})")
+        return hasher.hexdigest() or hasher.composite()
 
     def delete(self, bucket: str, key: str) -> None:
         try:
             self.client.delete_object(Bucket=bucket, Key=key)
         except Exception as exc:
             raise self._fail("deleting", bucket, key, exc) from exc
+
+
+def _download_problems(
+    size: int,
+    want_size: int,
+    hasher: _StreamHasher,
+    want_sha: str | None,
+    checksum: str,
+    parts: list[int] | None,
+) -> list[str]:
+    """What a downloaded copy gets wrong against the object's size, sha256 metadata and S3 checksum."""
+    digest = hasher.hexdigest()
+    problems = []
+    if size != want_size:
+        problems.append(f"size {size} vs {want_size}")
+    if want_sha and want_sha != digest:
+        problems.append(f"sha256 {digest} vs metadata {want_sha}")
+    if checksum and "-" not in checksum and base64.b64decode(checksum).hex() != digest:
+        problems.append(f"sha256 {digest} vs S3 checksum {checksum}")
+    if checksum and "-" in checksum and parts is not None and hasher.composite() != checksum:
+        problems.append(f"composite SHA-256 {hasher.composite()} vs S3 checksum {checksum}")
+    return problems
 
 
 class _StreamHasher:

@@ -11,6 +11,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from odpipe import contract
+
 CATEGORIES = [{"id": 1, "name": "square"}, {"id": 2, "name": "circle"}, {"id": 3, "name": "triangle"}]
 _COLORS = {1: (220, 40, 40), 2: (40, 160, 40), 3: (40, 60, 220)}
 
@@ -63,6 +65,6 @@ def make_dataset(
             )
         img.save(img_dir / name, quality=95) if image_format == "jpg" else img.save(img_dir / name)
         coco["images"].append({"id": i, "file_name": name, "width": size, "height": size})
-    path = out / "annotations.json"
+    path = out / contract.ANNOTATIONS
     path.write_text(json.dumps(coco))
     return path

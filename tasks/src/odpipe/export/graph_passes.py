@@ -93,6 +93,35 @@ def dfl_softmax_last_axis(model: Any) -> int:
     return rewritten
 
 
+def _conv_silu_before(
+    split: Any,
+    initializers: dict[str, Any],
+    producer: dict[str, Any],
+    consumers: dict[str, list[Any]],
+    graph_outputs: set[str],
+) -> tuple[Any, Any, Any] | None:
+    """(Conv, Sigmoid, Mul) when ``split`` divides the channels (axis 1, constant sizes) of a SiLU whose
+    ungrouped Conv with constant weights and bias feeds nothing else; None otherwise."""
+    if (_attr(split, "axis") or 0) != 1 or len(split.input) < 2 or split.input[1] not in initializers:
+        return None
+    mul = producer.get(split.input[0])
+    if mul is None or mul.op_type != "Mul" or len(consumers.get(mul.output[0], [])) != 1:
+        return None
+    first, second = (producer.get(name) for name in mul.input)
+    conv, sigmoid = (first, second) if first is not None and first.op_type == "Conv" else (second, first)
+    if conv is None or sigmoid is None or conv.op_type != "Conv" or sigmoid.op_type != "Sigmoid":
+        return None
+    if sigmoid.input[0] != conv.output[0] or len(consumers[conv.output[0]]) != 2:
+        return None
+    if len(consumers[sigmoid.output[0]]) != 1 or {conv.output[0], sigmoid.output[0]} & graph_outputs:
+        return None
+    if len(conv.input) != 3 or any(name not in initializers for name in conv.input[1:]):
+        return None
+    if (_attr(conv, "group") or 1) != 1:
+        return None
+    return conv, sigmoid, mul
+
+
 def split_conv_silu(model: Any) -> int:
     """Rewrite Conv -> Sigmoid/Mul (SiLU) -> Split(axis 1) into one Conv -> SiLU per part, in place;
     returns how many splits were removed."""
@@ -103,23 +132,10 @@ def split_conv_silu(model: Any) -> int:
 
     rewritten = 0
     for split in [n for n in graph.node if n.op_type == "Split"]:
-        if (_attr(split, "axis") or 0) != 1 or len(split.input) < 2 or split.input[1] not in initializers:
+        matched = _conv_silu_before(split, initializers, producer, consumers, graph_outputs)
+        if matched is None:
             continue
-        mul = producer.get(split.input[0])
-        if mul is None or mul.op_type != "Mul" or len(consumers.get(mul.output[0], [])) != 1:
-            continue
-        first, second = (producer.get(name) for name in mul.input)
-        conv, sigmoid = (first, second) if first is not None and first.op_type == "Conv" else (second, first)
-        if conv is None or sigmoid is None or conv.op_type != "Conv" or sigmoid.op_type != "Sigmoid":
-            continue
-        if sigmoid.input[0] != conv.output[0] or len(consumers[conv.output[0]]) != 2:
-            continue
-        if len(consumers[sigmoid.output[0]]) != 1 or {conv.output[0], sigmoid.output[0]} & graph_outputs:
-            continue
-        if len(conv.input) != 3 or any(name not in initializers for name in conv.input[1:]):
-            continue
-        if (_attr(conv, "group") or 1) != 1:
-            continue
+        conv, sigmoid, mul = matched
         sizes = [int(v) for v in numpy_helper.to_array(initializers[split.input[1]]).tolist()]
         weight = numpy_helper.to_array(initializers[conv.input[1]])
         bias = numpy_helper.to_array(initializers[conv.input[2]])

@@ -1,7 +1,7 @@
 """ONNX inference written here: letterbox, decode of the YOLO head, class-aware NMS (numpy only).
 
-Mirrors Ultralytics' predict settings (conf 0.001, IoU 0.7, 300 detections, one class per box) so the
-ONNX model's COCO mAP is comparable with the PyTorch model's.
+Uses the prediction settings of `odpipe.coco.results` (Ultralytics' own: conf 0.001, IoU 0.7, 300
+detections, one class per box) so the ONNX model's COCO mAP is comparable with the PyTorch model's.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
-CONF = 0.001
-IOU = 0.7
-MAX_DET = 300
+from odpipe.coco.results import CONF, IOU, MAX_DET, coco_ids, to_results, val_images
+
 MAX_CANDIDATES = 30000
 _CLASS_OFFSET = 7680.0  # larger than any image side: keeps classes apart in one NMS pass
 
@@ -124,22 +123,13 @@ class OnnxDetector:
 def predict_coco_onnx(
     detector: OnnxDetector, val_coco: Path, images_dir: Path, classes: list[dict[str, Any]], imgsz: int
 ) -> list[dict[str, Any]]:
-    from odpipe.train.predict import val_images
-
     paths, ids = val_images(val_coco, images_dir)
-    coco_id = {int(c["index"]): int(c["coco_id"]) for c in classes}
+    coco_id = coco_ids(classes)
     out: list[dict[str, Any]] = []
     for path in paths:
         tensor, lb, shape = preprocess(path, imgsz)
         boxes, scores, cls = decode(detector.raw(tensor)[0])
-        boxes = unletterbox(boxes, lb, shape)
-        for (x0, y0, x1, y1), s, c in zip(boxes.tolist(), scores.tolist(), cls.tolist(), strict=True):
-            out.append(
-                {
-                    "image_id": ids[path.name],
-                    "category_id": coco_id[int(c)],
-                    "bbox": [x0, y0, x1 - x0, y1 - y0],
-                    "score": float(s),
-                }
-            )
+        out += to_results(
+            ids[path.name], unletterbox(boxes, lb, shape).tolist(), cls.tolist(), scores.tolist(), coco_id
+        )
     return out

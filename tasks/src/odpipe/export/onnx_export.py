@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from odpipe.atomic import replacing
 from odpipe.errors import OdpipeError
 from odpipe.export.graph_passes import optimize_for_onnxruntime
 
@@ -72,10 +73,8 @@ def export_onnx(
                 raise OdpipeError(f"{weights}: onnxsim could not validate the simplified model")
         passes = optimize_for_onnxruntime(model) if optimize else {}
         onnx.checker.check_model(model, full_check=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        onnx.save(model, str(tmp))
-        tmp.replace(dest)
+        with replacing(dest) as tmp:
+            onnx.save(model, str(tmp))
         used_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
         return ExportResult(
             dest,

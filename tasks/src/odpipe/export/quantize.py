@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from odpipe.atomic import copy_file
+from odpipe.dataset_manifest import image_files
 from odpipe.errors import InputError, OdpipeError
 from odpipe.export.inference import preprocess
-from odpipe.train.dataset import image_files
-
-PRECISIONS = ("fp32", "int8")
 
 
 def decode_nodes(model: Any) -> list[str]:
@@ -87,10 +86,7 @@ def quantize_int8(src: Path, dest: Path, images: list[Path], imgsz: int) -> dict
         quantized = sum(1 for n in model.graph.node if n.op_type == "QuantizeLinear")
         if not quantized:
             raise OdpipeError(f"{src}: int8 quantization left no quantized node")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.copyfile(out, tmp)
-        tmp.replace(dest)
+        copy_file(out, dest)
         return {
             "method": "onnxruntime static QDQ, MinMax calibration",
             "weights": "int8, per channel",

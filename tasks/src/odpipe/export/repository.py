@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from odpipe import contract
+from odpipe import contract, model_card
 from odpipe.errors import InputError, PublishConflict, StorageError
-from odpipe.storage import Storage
+from odpipe.storage import S3Uri, Storage
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CLAIM = "claim.json"
@@ -96,7 +96,7 @@ class ModelRepository:
         """The newest deployed card, optionally only among those evaluated on `dataset_id`."""
         for version in reversed(self.deployed(name)):
             card = self.card(name, version)
-            if dataset_id is None or card.get("dataset_id") == dataset_id:
+            if dataset_id is None or card.get(model_card.DATASET_ID) == dataset_id:
                 return card
         return None
 
@@ -110,7 +110,7 @@ class ModelRepository:
                 return version
             version += 1
         raise PublishConflict(
-            f"model {name}: could not claim a version in s3://{self.bucket}/{name}/ after "
+            f"model {name}: could not claim a version in {self._uri(name + '/')} after "
             f"{MAX_CLAIM_TRIES} tries (too many concurrent publishes)"
         )
 
@@ -128,7 +128,7 @@ class ModelRepository:
         model_key = f"{prefix}/{contract.MODEL}"
         try:
             self.storage.upload_file(model, self.bucket, model_key, sha256=sha256)
-            card = {**card, "name": name, "version": version, "uri": f"s3://{self.bucket}/{model_key}"}
+            card = {**card, model_card.NAME: name, model_card.VERSION: version, model_card.URI: self._uri(model_key)}
             body = json.dumps(card, indent=2).encode()
             if not self.storage.put_bytes(
                 self.bucket,
@@ -146,10 +146,7 @@ class ModelRepository:
                 self.storage.delete(self.bucket, model_key)
             raise
         card_path = f"{prefix}/{contract.MODEL_CARD}"
-        return Published(
-            name,
-            version,
-            f"s3://{self.bucket}/{model_key}",
-            f"s3://{self.bucket}/{card_path}",
-            f"s3://{self.bucket}/{name}/{CONFIG}",
-        )
+        return Published(name, version, self._uri(model_key), self._uri(card_path), self._uri(f"{name}/{CONFIG}"))
+
+    def _uri(self, key: str) -> str:
+        return str(S3Uri(self.bucket, key))

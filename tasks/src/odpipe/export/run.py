@@ -10,11 +10,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from odpipe import __version__, contract
-from odpipe.console import console, write_json
+from odpipe import contract, model_card
+from odpipe.console import console
 from odpipe.contract import Layout
+from odpipe.dataset_manifest import Dataset, load_dataset
 from odpipe.errors import GateFailed, InputError
-from odpipe.jsonfile import read_json_object
+from odpipe.export.gate import Deployed, GateLimits, Measured, gate_problems
+from odpipe.jsonfile import read_json_object, write_json
+from odpipe.precision import PRECISIONS, Precision
 from odpipe.storage import Buckets, Storage, sha256_file
 
 
@@ -28,7 +31,7 @@ class ExportOptions:
     min_map50_95: float | None = None
     require_improvement: bool = False
     map_tolerance: float = 0.01
-    precision: str = "fp32"
+    precision: str = Precision.fp32.value
     calibration_images: int = 64
     max_box_diff: float = 0.5
     max_score_diff: float = 1e-3
@@ -37,12 +40,41 @@ class ExportOptions:
     workflow_name: str | None = None
     workflow_uid: str | None = None
 
+    def gate_limits(self) -> GateLimits:
+        return GateLimits(self.max_box_diff, self.max_score_diff, self.map_tolerance, self.min_map50_95)
+
 
 @dataclass
 class ExportOutcome:
     card: dict[str, Any]
     version: int
     model_uri: str
+
+
+@dataclass
+class ExportInputs:
+    """What export-deploy works from, read and checked before any long work starts."""
+
+    name: str
+    weights: Path
+    metrics: dict[str, Any]  # train's metrics.json
+    dataset: Dataset
+
+
+@dataclass
+class Checked:
+    """The exported model and everything measured about it."""
+
+    exported: Any  # onnx_export.ExportResult
+    quantization: dict[str, Any] | None
+    tensors: dict[str, Any]
+    onnx_metrics: dict[str, Any]
+    latency: dict[str, Any]
+    imgsz: int
+
+    def measured(self, torch_ap: float) -> Measured:
+        onnx_ap = float(self.onnx_metrics["stats"]["AP"])
+        return Measured(self.tensors["max_abs_box"], self.tensors["max_abs_score"], torch_ap, onnx_ap)
 
 
 def run_export(
@@ -54,108 +86,147 @@ def run_export(
     metrics_path: Path | None = None,
     storage: Storage | None = None,
 ) -> ExportOutcome:
-    from odpipe.export.quantize import PRECISIONS
-    from odpipe.export.repository import ModelRepository, check_name
-    from odpipe.train.dataset import load_dataset
-    from odpipe.ultralytics_env import import_ultralytics
-    from odpipe.yolo_checkpoint import check_checkpoint, train_imgsz
+    """Export best.pt to ONNX, check it against PyTorch, gate it, publish it to the model repository.
+
+    Reads: inputs best.pt, dataset.json, metrics.json (or the paths given); the dataset on the data
+    volume (val split for parity and mAP, train split for int8 calibration); the models bucket.
+    Writes: <name>/<version>/model.onnx and model-card.json (and <name>/config.pbtxt) to the models
+    bucket; outputs model.onnx, model-card.json and the model-version parameter. A failed gate raises
+    GateFailed and publishes nothing.
+    """
+    from odpipe.export.repository import ModelRepository
 
     started = time.monotonic()
+    inputs = _read_inputs(opts, layout, weights, manifest, metrics_path)
+    bucket = Buckets.from_env().models
+    storage = storage or Storage()
+    storage.require_bucket(bucket)  # fail before minutes of work, naming endpoint and bucket
+    repo = ModelRepository(storage, bucket)
+    model_path = layout.output(contract.MODEL)
+    checked = _export_and_measure(opts, inputs, model_path, _export_imgsz(opts, inputs.weights))
+    torch_ap = float(inputs.metrics["stats"]["AP"])
+    deployed = _deployed(repo, inputs) if opts.require_improvement else None
+    problems = gate_problems(checked.measured(torch_ap), opts.gate_limits(), deployed)
+    if problems:
+        raise GateFailed(f"quality gate failed for model {inputs.name}; nothing published:\n  " + "\n  ".join(problems))
+    card = _card(opts, inputs, checked, torch_ap, deployed, sha256_file(model_path))
+    return _publish(opts, layout, repo, inputs.name, model_path, card, checked, started)
+
+
+def _read_inputs(
+    opts: ExportOptions, layout: Layout, weights: Path | None, manifest: Path | None, metrics_path: Path | None
+) -> ExportInputs:
+    from odpipe.export.repository import check_name
+
     name = check_name(opts.model_name)
     if opts.precision not in PRECISIONS:
         raise InputError(f"--precision {opts.precision!r}: expected one of {', '.join(PRECISIONS)}")
-    weights = weights or layout.input(contract.BEST_WEIGHTS)
-    metrics = read_json_object(metrics_path or layout.input(contract.METRICS), "training metrics (metrics.json)")
+    metrics_path = metrics_path or layout.input(contract.METRICS)
+    metrics = read_json_object(metrics_path, "training metrics (metrics.json)")
     if not isinstance(metrics.get("stats"), dict) or "AP" not in metrics["stats"]:
-        raise InputError(f"{metrics_path or layout.input(contract.METRICS)}: metrics.json lacks field 'stats.AP'")
-    ds = load_dataset(manifest or layout.input(contract.DATASET_MANIFEST), layout.data)
-    storage = storage or Storage()
-    bucket = Buckets.from_env().models
-    storage.require_bucket(bucket)  # fail before minutes of work, naming endpoint and bucket
-    repo = ModelRepository(storage, bucket)
+        raise InputError(f"{metrics_path}: metrics.json lacks field 'stats.AP'")
+    dataset = load_dataset(manifest or layout.input(contract.DATASET_MANIFEST), layout.data)
+    return ExportInputs(name, weights or layout.input(contract.BEST_WEIGHTS), metrics, dataset)
+
+
+def _export_imgsz(opts: ExportOptions, weights: Path) -> int:
+    """--imgsz, else the size the checkpoint was trained at (checking the checkpoint either way)."""
+    from odpipe.ultralytics_env import import_ultralytics
+    from odpipe.yolo_checkpoint import check_checkpoint, train_imgsz
 
     import_ultralytics()
     ckpt = check_checkpoint(weights)
-    imgsz = opts.imgsz or train_imgsz(ckpt)
-    del ckpt
+    return opts.imgsz or train_imgsz(ckpt)
 
-    from odpipe.coco.evaluate import evaluate
-    from odpipe.export.inference import OnnxDetector, predict_coco_onnx
-    from odpipe.export.parity import latency, tensor_parity
-    from odpipe.export.repository import config_pbtxt
-    from odpipe.train.predict import val_images
 
-    model_path = layout.output(contract.MODEL)
+def _export_and_measure(opts: ExportOptions, inputs: ExportInputs, model_path: Path, imgsz: int) -> Checked:
+    """Export (and quantize), then tensor parity with PyTorch on the float32 model, COCO mAP and
+    latency of the model to publish."""
+    from odpipe.export.parity import latency
+
+    ds = inputs.dataset
     scratch = Path(tempfile.mkdtemp(prefix="odpipe-export-"))
     try:
-        exported, quantization, fp32_path = _export(opts, weights, model_path, scratch, imgsz, ds)
+        exported, quantization, fp32_path = _export(opts, inputs.weights, model_path, scratch, imgsz, ds)
         for out in exported.outputs:  # dynamic export leaves the channel axis symbolic; it is 4 boxes + classes
             if len(out["dims"]) == 3 and out["dims"][1] == -1:
                 out["dims"][1] = 4 + len(ds.classes)
-        paths, _ = val_images(ds.val_coco, ds.val_images)
-        fp32_detector = OnnxDetector(fp32_path)
-        tensors = tensor_parity(weights, fp32_detector, paths[: opts.parity_images], imgsz)
-        tensors["compared"] = "PyTorch vs float32 ONNX"  # with int8, the mAP check covers the quantized model
-        console.print(
-            f"tensor parity (float32 ONNX) over {tensors['images']} images: max |box| {tensors['max_abs_box']:.3g} px, "
-            f"max |score| {tensors['max_abs_score']:.3g}",
-            markup=False,
-        )
+        tensors = _tensor_parity(opts, inputs, fp32_path, imgsz)
         if quantization is not None:
-            fp32_metrics = evaluate(
-                ds.val_coco, predict_coco_onnx(fp32_detector, ds.val_coco, ds.val_images, ds.classes, imgsz)
-            )
-            quantization["float32_map50_95"] = fp32_metrics["stats"]["AP"]
+            quantization["float32_map50_95"] = _onnx_metrics(fp32_path, ds, imgsz)["stats"]["AP"]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    detector = OnnxDetector(model_path)
-    onnx_metrics = evaluate(ds.val_coco, predict_coco_onnx(detector, ds.val_coco, ds.val_images, ds.classes, imgsz))
-    torch_ap, onnx_ap = float(metrics["stats"]["AP"]), onnx_metrics["stats"]["AP"]
+    onnx_metrics = _onnx_metrics(model_path, ds, imgsz)
+    torch_ap, onnx_ap = float(inputs.metrics["stats"]["AP"]), onnx_metrics["stats"]["AP"]
     console.print(
         f"COCO mAP50-95 on val: PyTorch {torch_ap:.4f}, ONNX {opts.precision} {onnx_ap:.4f} "
         f"(delta {onnx_ap - torch_ap:+.4f}, tolerance {opts.map_tolerance})",
         markup=False,
     )
-    lat = latency(weights, model_path, paths[0], imgsz, runs=opts.latency_runs)
+    lat = latency(inputs.weights, model_path, _val_paths(ds)[0], imgsz, runs=opts.latency_runs)
     console.print(
         f"batch-1 CPU latency: onnxruntime ({opts.precision}) {lat['onnxruntime_ms']} ms, "
         f"PyTorch {lat['pytorch_ms']} ms (ratio {lat['ratio']})",
         markup=False,
     )
+    return Checked(exported, quantization, tensors, onnx_metrics, lat, imgsz)
 
-    problems = []
-    if tensors["max_abs_box"] > opts.max_box_diff:
-        problems.append(f"box difference {tensors['max_abs_box']:.4g} px > {opts.max_box_diff}")
-    if tensors["max_abs_score"] > opts.max_score_diff:
-        problems.append(f"score difference {tensors['max_abs_score']:.4g} > {opts.max_score_diff}")
-    if abs(onnx_ap - torch_ap) > opts.map_tolerance:
-        problems.append(f"ONNX mAP50-95 {onnx_ap:.4f} vs PyTorch {torch_ap:.4f}: |delta| > {opts.map_tolerance}")
-    if opts.min_map50_95 is not None and onnx_ap < opts.min_map50_95:
-        problems.append(f"mAP50-95 {onnx_ap:.4f} < --min-map50-95 {opts.min_map50_95}")
-    previous = repo.latest_card(name, ds.dataset_id) if opts.require_improvement else None
-    if previous is not None:
-        prev_ap = float(previous["metrics"]["onnx"]["AP"])
-        if onnx_ap <= prev_ap:
-            problems.append(
-                f"mAP50-95 {onnx_ap:.4f} does not beat deployed version {previous['version']} "
-                f"({prev_ap:.4f}, same dataset {ds.dataset_id})"
-            )
-    if problems:
-        raise GateFailed(f"quality gate failed for model {name}; nothing published:\n  " + "\n  ".join(problems))
 
-    owner = {"workflow_name": opts.workflow_name, "workflow_uid": opts.workflow_uid, "host": os.uname().nodename}
-    card: dict[str, Any] = {
-        "schema": "odpipe.model-card/v1",
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "dataset_id": ds.dataset_id,
-        "classes": ds.classes,
-        "metrics": {
-            "train": metrics["stats"],
-            "onnx": onnx_metrics["stats"],
-            "per_class_onnx": onnx_metrics["per_class"],
+def _val_paths(ds: Dataset) -> list[Path]:
+    from odpipe.coco.results import val_images
+
+    return val_images(ds.val_coco, ds.val_images)[0]
+
+
+def _tensor_parity(opts: ExportOptions, inputs: ExportInputs, fp32_path: Path, imgsz: int) -> dict[str, Any]:
+    from odpipe.export.inference import OnnxDetector
+    from odpipe.export.parity import tensor_parity
+
+    paths = _val_paths(inputs.dataset)[: opts.parity_images]
+    tensors = tensor_parity(inputs.weights, OnnxDetector(fp32_path), paths, imgsz)
+    tensors["compared"] = "PyTorch vs float32 ONNX"  # with int8, the mAP check covers the quantized model
+    console.print(
+        f"tensor parity (float32 ONNX) over {tensors['images']} images: max |box| {tensors['max_abs_box']:.3g} px, "
+        f"max |score| {tensors['max_abs_score']:.3g}",
+        markup=False,
+    )
+    return tensors
+
+
+def _onnx_metrics(model: Path, ds: Dataset, imgsz: int) -> dict[str, Any]:
+    """COCO metrics of an ONNX model on the val split, through onnxruntime."""
+    from odpipe.coco.evaluate import evaluate
+    from odpipe.export.inference import OnnxDetector, predict_coco_onnx
+
+    return evaluate(ds.val_coco, predict_coco_onnx(OnnxDetector(model), ds.val_coco, ds.val_images, ds.classes, imgsz))
+
+
+def _deployed(repo: Any, inputs: ExportInputs) -> Deployed | None:
+    previous = repo.latest_card(inputs.name, inputs.dataset.dataset_id)
+    if previous is None:
+        return None
+    return Deployed(int(previous[model_card.VERSION]), model_card.onnx_map50_95(previous), inputs.dataset.dataset_id)
+
+
+def _card(
+    opts: ExportOptions,
+    inputs: ExportInputs,
+    checked: Checked,
+    torch_ap: float,
+    deployed: Deployed | None,
+    sha256: str,
+) -> dict[str, Any]:
+    exported, onnx_ap = checked.exported, float(checked.onnx_metrics["stats"]["AP"])
+    return model_card.build_card(
+        dataset_id=inputs.dataset.dataset_id,
+        classes=inputs.dataset.classes,
+        metrics={
+            "train": inputs.metrics["stats"],
+            "onnx": checked.onnx_metrics["stats"],
+            "per_class_onnx": checked.onnx_metrics["per_class"],
         },
-        "parity": {
-            "tensor": tensors,
+        parity={
+            "tensor": checked.tensors,
             "map50_95": {
                 "pytorch": torch_ap,
                 "onnx": onnx_ap,
@@ -163,11 +234,11 @@ def run_export(
                 "tolerance": opts.map_tolerance,
             },
         },
-        "latency": lat,
-        "precision": opts.precision,
-        "quantization": quantization,
-        "export": {
-            "imgsz": imgsz,
+        latency=checked.latency,
+        precision=opts.precision,
+        quantization=checked.quantization,
+        export={
+            "imgsz": checked.imgsz,
             "opset": exported.opset,
             "dynamic_batch": opts.dynamic,
             "nodes_before_onnxsim": exported.nodes_before,
@@ -176,20 +247,34 @@ def run_export(
             "inputs": exported.inputs,
             "outputs": exported.outputs,
         },
-        "training": {k: metrics.get(k) for k in ("params", "epochs_done", "run_id", "device", "wall_time_s")},
-        "gate": {
+        training={k: inputs.metrics.get(k) for k in ("params", "epochs_done", "run_id", "device", "wall_time_s")},
+        gate={
             "min_map50_95": opts.min_map50_95,
             "require_improvement": opts.require_improvement,
-            "previous_version": previous["version"] if previous else None,
+            "previous_version": deployed.version if deployed else None,
         },
-        "workflow": {"name": opts.workflow_name, "uid": opts.workflow_uid},
-        "images": {"image": os.environ.get("ODPIPE_IMAGE"), "digest": os.environ.get("ODPIPE_IMAGE_DIGEST")},
-        "odpipe": __version__,
-        "sha256": sha256_file(model_path),
-        "options": asdict(opts),
-    }
+        workflow={"name": opts.workflow_name, "uid": opts.workflow_uid},
+        sha256=sha256,
+        options=asdict(opts),
+    )
+
+
+def _publish(
+    opts: ExportOptions,
+    layout: Layout,
+    repo: Any,
+    name: str,
+    model_path: Path,
+    card: dict[str, Any],
+    checked: Checked,
+    started: float,
+) -> ExportOutcome:
+    from odpipe.export.repository import config_pbtxt
+
+    exported = checked.exported
+    owner = {"workflow_name": opts.workflow_name, "workflow_uid": opts.workflow_uid, "host": os.uname().nodename}
     config = config_pbtxt(name, exported.inputs, exported.outputs, opts.dynamic, opts.max_batch_size)
-    published = repo.publish(name, model_path, card, config, owner, sha256=card["sha256"])
+    published = repo.publish(name, model_path, card, config, owner, sha256=card[model_card.SHA256])
     card = repo.card(name, published.version)
     write_json(layout.output(contract.MODEL_CARD), card)
     layout.write_param(contract.PARAM_MODEL_VERSION, str(published.version))
@@ -201,14 +286,15 @@ def run_export(
 
 
 def _export(
-    opts: ExportOptions, weights: Path, model_path: Path, scratch: Path, imgsz: int, ds: Any
+    opts: ExportOptions, weights: Path, model_path: Path, scratch: Path, imgsz: int, ds: Dataset
 ) -> tuple[Any, dict[str, Any] | None, Path]:
     """The float32 ONNX model (checked), and with --precision int8 its quantized copy as the model to
     publish; returns the export result, the quantization record and the float32 model's path."""
     from odpipe.export.onnx_export import export_onnx
     from odpipe.export.quantize import calibration_images, quantize_int8
 
-    fp32_path = model_path if opts.precision == "fp32" else scratch / "model.fp32.onnx"
+    fp32 = opts.precision == Precision.fp32
+    fp32_path = model_path if fp32 else scratch / "model.fp32.onnx"
     console.print(f"exporting {weights} to ONNX (imgsz {imgsz}, dynamic batch {opts.dynamic})", markup=False)
     exported = export_onnx(weights, fp32_path, imgsz=imgsz, opset=opts.opset, dynamic=opts.dynamic)
     console.print(
@@ -216,7 +302,7 @@ def _export(
         f"onnx.checker full_check passed; odpipe graph passes {exported.graph_passes}",
         markup=False,
     )
-    if opts.precision == "fp32":
+    if fp32:
         return exported, None, fp32_path
     images = calibration_images(ds.train_images, opts.calibration_images)
     console.print(f"int8: calibrating on {len(images)} train images", markup=False)

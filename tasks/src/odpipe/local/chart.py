@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from odpipe.errors import InputError
+from odpipe.executables import find_executable
 from odpipe.local.errors import ChartError
-from odpipe.local.procs import find_beside_interpreter
 
 RELEASE = "odpipe"
 NAMESPACE = "odpipe-local"
@@ -38,7 +38,7 @@ def render_chart(
     chart: Path, endpoint: str, insecure: bool, overrides: list[str] | None = None
 ) -> list[dict[str, Any]]:
     """`helm template` with the S3 endpoint this run uses; `overrides` are `--set key=value` items."""
-    helm = find_beside_interpreter("helm")
+    helm = find_executable("helm")
     if not helm:
         raise InputError("helm not found (make setup installs it into the venv): odpipe run renders the chart with it")
     args = [helm, "template", RELEASE, str(chart), "--namespace", NAMESPACE]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from odpipe.console import console, write_json
+from odpipe.console import console
 from odpipe.contract import (
     DEFAULT_DATASETS_BUCKET,
     DEFAULT_MODELS_BUCKET,
@@ -30,6 +30,7 @@ from odpipe.contract import (
     PARAM_MODEL_VERSION,
 )
 from odpipe.errors import InputError
+from odpipe.jsonfile import write_json
 from odpipe.local.chart import artifact_repository, find_chart, render_chart, task_env, workflow_templates
 from odpipe.local.errors import ChartError
 from odpipe.local.executors import make_executor
@@ -39,7 +40,7 @@ from odpipe.local.podspec import PodContext
 from odpipe.local.runner import DagRunner, StepResult, Workflow
 from odpipe.local.s3server import Credentials, S3Server
 from odpipe.local.staging import ArtifactStore
-from odpipe.storage import S3Uri, Storage, is_s3_uri, sha256_file
+from odpipe.storage import S3Uri, Storage, is_s3_uri, s3_client, sha256_file
 
 PIPELINE = "odpipe-pipeline"
 PIPELINE_TASK_TEMPLATE = "odpipe-prepare"  # its env names the buckets
@@ -268,22 +269,7 @@ class Pipeline:
 
 
 def _client(url: str, creds: Credentials) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        aws_access_key_id=creds.access_key,
-        aws_secret_access_key=creds.secret_key,
-        config=Config(
-            retries={"mode": "standard", "max_attempts": 5},
-            s3={"addressing_style": "path"},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        ),
-    )
+    return s3_client(url, access_key=creds.access_key, secret_key=creds.secret_key)
 
 
 def print_failure(summary: RunSummary, lines: int) -> None:

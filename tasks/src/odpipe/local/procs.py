@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import ctypes
-import shutil
 import signal
 import sys
-from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -16,11 +14,3 @@ def die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def find_beside_interpreter(name: str) -> str | None:
-    """A console script installed with this Python (the venv's bin), else one on PATH."""
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return str(beside)
-    return shutil.which(name)

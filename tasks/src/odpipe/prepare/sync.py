@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from odpipe import contract
 from odpipe.errors import InputError
+from odpipe.jsonfile import write_compact_json
 from odpipe.storage import S3Uri, Storage
 
 STATE_FILE = ".odpipe-sync.json"
@@ -15,7 +16,8 @@ STATE_FILE = ".odpipe-sync.json"
 
 def local_dir_for(uri: S3Uri, data_dir: Path) -> Path:
     prefix = uri.key.strip("/")
-    return data_dir / "raw" / uri.bucket / prefix if prefix else data_dir / "raw" / uri.bucket
+    raw = data_dir / contract.DATA_RAW / uri.bucket
+    return raw / prefix if prefix else raw
 
 
 def sync_prefix(
@@ -37,13 +39,13 @@ def sync_prefix(
         state = {}
     objects = [o for o in storage.list(uri.bucket, prefix) if not o.key.endswith("/")]
     if not objects:
-        raise InputError(f"no objects under s3://{uri.bucket}/{prefix} at {storage.endpoint_url}")
+        raise InputError(f"no objects under {S3Uri(uri.bucket, prefix)} at {storage.endpoint_url}")
     downloaded = skipped = 0
     try:
         for n, obj in enumerate(objects, 1):
             rel = obj.key[len(prefix) :]
             if any(part in ("", ".", "..") for part in rel.split("/")):
-                raise InputError(f"s3://{uri.bucket}/{obj.key}: object key escapes the prefix; refusing to sync it")
+                raise InputError(f"{S3Uri(uri.bucket, obj.key)}: object key escapes the prefix; refusing to sync it")
             target = dest / rel
             known = state.get(rel)
             if known and target.exists() and target.stat().st_size == obj.size and known[1] == obj.etag:
@@ -55,7 +57,5 @@ def sync_prefix(
             if progress:
                 progress(n, len(objects))
     finally:
-        tmp = state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, separators=(",", ":")))
-        os.replace(tmp, state_path)
+        write_compact_json(state_path, state)
     return downloaded, skipped

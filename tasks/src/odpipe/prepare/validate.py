@@ -299,25 +299,36 @@ def _annotations(
                 if seen[akey] == signature:
                     continue
             seen[akey] = signature
-            x, y, w, h = box
-            if w <= 0 or h <= 0:
-                report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
+            placed = _clip_to_image(box, rec, tolerance, report, file, aid)
+            if placed is None:
                 continue
-            tol_x, tol_y = tolerance * rec.width, tolerance * rec.height
-            if x < -tol_x or y < -tol_y or x + w > rec.width + tol_x or y + h > rec.height + tol_y:
-                report.add("annotation-bbox-outside", file, id=aid, bbox=list(box), image=f"{rec.width}x{rec.height}")
-                continue
-            x0, y0 = max(0.0, x), max(0.0, y)
-            x1, y1 = min(float(rec.width), x + w), min(float(rec.height), y + h)
-            if (x0, y0, x1, y1) != (x, y, x + w, y + h):
-                if x1 - x0 <= 0 or y1 - y0 <= 0:
-                    report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
-                    continue
-                report.add("annotation-bbox-clipped", file, id=aid, bbox=list(box))
             crowd = ann.get("iscrowd") in (1, True) and not crowd_as_target
             if crowd:
                 report.add("annotation-crowd", file, id=aid)
-            rec.boxes.append(Box(aid, cid, x0, y0, x1 - x0, y1 - y0, crowd))
+            rec.boxes.append(Box(aid, cid, *placed, crowd))
+
+
+def _clip_to_image(
+    box: tuple[float, float, float, float], rec: ImageRecord, tolerance: float, report: Report, file: str, aid: Any
+) -> tuple[float, float, float, float] | None:
+    """The box (x, y, w, h) clipped to the image; None, reported, when it is empty or lies outside the
+    image by more than ``tolerance`` of the image's size."""
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
+        return None
+    tol_x, tol_y = tolerance * rec.width, tolerance * rec.height
+    if x < -tol_x or y < -tol_y or x + w > rec.width + tol_x or y + h > rec.height + tol_y:
+        report.add("annotation-bbox-outside", file, id=aid, bbox=list(box), image=f"{rec.width}x{rec.height}")
+        return None
+    x0, y0 = max(0.0, x), max(0.0, y)
+    x1, y1 = min(float(rec.width), x + w), min(float(rec.height), y + h)
+    if (x0, y0, x1, y1) != (x, y, x + w, y + h):
+        if x1 - x0 <= 0 or y1 - y0 <= 0:
+            report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
+            return None
+        report.add("annotation-bbox-clipped", file, id=aid, bbox=list(box))
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def validate(

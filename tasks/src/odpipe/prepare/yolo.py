@@ -1,5 +1,6 @@
-"""Write the Ultralytics YOLO layout: images/<split>, labels/<split>, data.yaml, and COCO JSON per
-eval split with the original category ids (what the evaluator scores against)."""
+"""Write the Ultralytics YOLO layout: images/<split>, labels/<split>, and COCO JSON per eval split with
+the original category ids (what the evaluator scores against). Folder names and data.yaml come from
+`odpipe.dataset_manifest`."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-import yaml
-
+from odpipe.dataset_manifest import images_dir, labels_dir
 from odpipe.prepare.validate import Box, Category, ImageRecord
 
 LinkMode = Literal["hardlink", "symlink", "copy"]
-SPLITS = ("train", "val", "test")
 
 
 def dataset_name(relpath: str) -> str:
@@ -59,12 +58,12 @@ def write_split_images(
     for rec in images:
         assert rec.split is not None
         if rec.split not in made:
-            (root / "images" / rec.split).mkdir(parents=True, exist_ok=True)
-            (root / "labels" / rec.split).mkdir(parents=True, exist_ok=True)
+            (root / images_dir(rec.split)).mkdir(parents=True, exist_ok=True)
+            (root / labels_dir(rec.split)).mkdir(parents=True, exist_ok=True)
             made.add(rec.split)
         name = dataset_name(rec.relpath)
-        place_image(images_root / rec.relpath, root / "images" / rec.split / name, mode)
-        (root / "labels" / rec.split / f"{PurePosixPath(name).stem}.txt").write_text(
+        place_image(images_root / rec.relpath, root / images_dir(rec.split) / name, mode)
+        (root / labels_dir(rec.split) / f"{PurePosixPath(name).stem}.txt").write_text(
             label_lines(rec.boxes, rec.width, rec.height, index_of)
         )
         if progress:
@@ -106,17 +105,6 @@ def coco_for_split(images: list[ImageRecord], categories: list[Category], split:
         "annotations": out_anns,
         "categories": [{"id": c.coco_id, "name": c.name} for c in categories],
     }
-
-
-def write_data_yaml(root: Path, categories: list[Category], splits: list[str], final_path: Path) -> Path:
-    """data.yaml for Ultralytics; `path` is where the dataset will live once renamed into place."""
-    doc: dict[str, Any] = {"path": str(final_path)}
-    for split in splits:
-        doc[split] = f"images/{split}"
-    doc["names"] = {i: c.name for i, c in enumerate(categories)}
-    path = root / "data.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
 
 
 def write_coco(path: Path, doc: dict[str, Any]) -> None:

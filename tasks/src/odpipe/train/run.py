@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
-import os
 import secrets
 import shutil
 import time
@@ -13,11 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from odpipe import __version__, contract
-from odpipe.console import console, progress, write_json
+from odpipe.atomic import copy_file
+from odpipe.console import console, progress
 from odpipe.contract import Layout
+from odpipe.dataset_manifest import DATA_YAML, Dataset, load_dataset
 from odpipe.errors import InputError
-from odpipe.train.dataset import Dataset, load_dataset
+from odpipe.jsonfile import read_json_object, write_json
+from odpipe.storage import sha256_file
 from odpipe.train.params import TrainParams, check_extra, resolve_device
+from odpipe.train.resume import Start, decide_start, describe_difference
 from odpipe.yolo_checkpoint import check_checkpoint
 
 PARAMS_FILE = "odpipe-train.json"
@@ -121,6 +123,42 @@ def _ultralytics_metrics(results_csv: Path) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class RunPaths:
+    """One training run's folder on the data volume: <data>/runs/<run-id>."""
+
+    run_id: str
+    dir: Path
+
+    @classmethod
+    def of(cls, data: Path, run_id: str) -> RunPaths:
+        return cls(run_id, data / contract.DATA_RUNS / run_id)
+
+    @property
+    def ultra(self) -> Path:
+        return self.dir / ULTRA_NAME
+
+    @property
+    def last(self) -> Path:
+        return self.ultra / "weights" / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.ultra / "weights" / "best.pt"
+
+    @property
+    def params_file(self) -> Path:
+        return self.dir / PARAMS_FILE
+
+    @property
+    def complete_marker(self) -> Path:
+        return self.dir / COMPLETE_MARKER
+
+    @property
+    def results_csv(self) -> Path:
+        return self.ultra / "results.csv"
+
+
 def run_train(
     params: TrainParams,
     layout: Layout,
@@ -129,9 +167,53 @@ def run_train(
     base_weights: Path | None = None,
     run_id: str | None = None,
 ) -> TrainResult:
+    """Train (or resume, or only re-evaluate) under <data>/runs/<run-id>, then score best.pt with COCOeval.
+
+    Reads: input dataset.json (or ``manifest``) and the dataset it names on the data volume; optional
+    input base.pt (or ``base_weights``); an earlier attempt's run folder with the same run id.
+    Writes: the run folder (checkpoints, results.csv, COMPLETE); outputs best.pt, metrics.json, run/ and
+    the map50-95 parameter.
+    """
+    started = time.monotonic()
+    ds, base_weights, device = _read_inputs(params, layout, manifest, base_weights)
+    run = RunPaths.of(layout.data, run_id or new_run_id())
+    start = _claim_run(run, params, ds, base_weights)
+    if start is Start.COMPLETE:
+        console.print(f"run {run.run_id}: training already complete, evaluating", markup=False)
+    else:
+        _fit(run, params, ds, base_weights, device)
+        run.complete_marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    train_time = time.monotonic() - started
+    if not run.best.exists():
+        raise InputError(f"run {run.run_id}: training ended without {run.best}")
+    metrics = evaluate_weights(run.best, ds, params.imgsz, device)
+    eval_time = time.monotonic() - started - train_time
+    metrics.update(
+        {
+            "ultralytics": _ultralytics_metrics(run.results_csv),
+            "epochs_requested": params.epochs,
+            "epochs_done": _epochs_done(run.results_csv),
+            "resumed": start is not Start.FRESH,
+            "wall_time_s": round(time.monotonic() - started, 3),
+            "train_time_s": round(train_time, 3),
+            "eval_time_s": round(eval_time, 3),
+            "device": device,
+            "dataset_id": ds.dataset_id,
+            "run_id": run.run_id,
+            "params": params.as_dict(),
+            "odpipe": __version__,
+        }
+    )
+    _write_outputs(layout, run.best, run.ultra, metrics)
+    return TrainResult(run.dir, metrics, start is not Start.FRESH)
+
+
+def _read_inputs(
+    params: TrainParams, layout: Layout, manifest: Path | None, base_weights: Path | None
+) -> tuple[Dataset, Path | None, str]:
+    """The dataset (checked whole), the base weights if any, and the device to train on."""
     from odpipe.ultralytics_env import import_ultralytics
 
-    started = time.monotonic()
     if params.epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {params.epochs}")
     ds = load_dataset(manifest or layout.input(contract.DATASET_MANIFEST), layout.data)
@@ -139,98 +221,73 @@ def run_train(
         base_weights = layout.input(contract.BASE_WEIGHTS)
     import_ultralytics()
     check_extra(params.extra)
-    device = resolve_device(params.device)
+    return ds, base_weights, resolve_device(params.device)
 
-    run_id = run_id or new_run_id()
-    run_dir = layout.data / contract.DATA_RUNS / run_id
-    ultra_dir = run_dir / ULTRA_NAME
-    last = ultra_dir / "weights" / "last.pt"
+
+def _claim_run(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | None) -> Start:
+    """Decide how this attempt starts; a fresh start records its parameters in the run folder."""
     record = {
         "dataset_id": ds.dataset_id,
         "params": params.as_dict(),
-        "base_weights": _sha(base_weights) if base_weights else None,
+        "base_weights": sha256_file(base_weights) if base_weights else None,
     }
-    params_file = run_dir / PARAMS_FILE
-    resumed = False
-    if params_file.exists() and ((run_dir / COMPLETE_MARKER).exists() or last.exists()):
-        previous = json.loads(params_file.read_text())
-        if previous != record:
-            raise InputError(
-                f"run {run_id}: {run_dir} holds a run with other parameters or data "
-                f"({_diff(previous, record)}); use another --run-id"
-            )
-        resumed = (run_dir / COMPLETE_MARKER).exists() or last.exists()
-    else:  # nothing to resume (a fresh run, or an earlier attempt that failed before its first checkpoint)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(params_file, record)
-
-    results_csv = ultra_dir / "results.csv"
-    if (run_dir / COMPLETE_MARKER).exists():
-        console.print(f"run {run_id}: training already complete, evaluating", markup=False)
-    else:
-        data_yaml = ds.write_data_yaml(run_dir / "data.yaml")
-        done = _checkpoint_epochs(last)
-        if last.exists() and done is None:
-            console.print(f"run {run_id}: {last} is unreadable (killed while saving?); starting over", markup=False)
-            shutil.rmtree(ultra_dir)
-        done = done or 0
-        console.print(
-            f"run {run_id}: {'resuming after epoch ' + str(done) if last.exists() else 'starting'}; "
-            f"dataset {ds.dataset_id}, device {device}, {params.epochs} epochs",
-            markup=False,
+    complete, checkpoint = run.complete_marker.exists(), run.last.exists()
+    previous = None
+    if run.params_file.exists() and (complete or checkpoint):
+        previous = read_json_object(run.params_file, "run parameters")
+    start = decide_start(previous, record, complete=complete, checkpoint=checkpoint)
+    if start is Start.CONFLICT:
+        assert previous is not None
+        raise InputError(
+            f"run {run.run_id}: {run.dir} holds a run with other parameters or data "
+            f"({describe_difference(previous, record)}); use another --run-id"
         )
-        with progress("train", params.epochs - done) as advance:
-            if last.exists():
-                from ultralytics import YOLO
+    if start is Start.FRESH:
+        run.dir.mkdir(parents=True, exist_ok=True)
+        write_json(run.params_file, record)
+    return start
 
-                model = YOLO(str(last))
-                model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
-                model.train(resume=True, device=device, workers=params.workers)
-            else:
-                model = build_model(params, base_weights)
-                model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
-                model.train(
-                    data=str(data_yaml),
-                    epochs=params.epochs,
-                    imgsz=params.imgsz,
-                    batch=params.batch,
-                    device=device,
-                    workers=params.workers,
-                    seed=params.seed,
-                    patience=params.patience,
-                    project=str(run_dir),
-                    name=ULTRA_NAME,
-                    exist_ok=True,
-                    pretrained=base_weights is not None,
-                    save_period=-1,
-                    **{"amp": False, "plots": False, **params.extra},
-                )
-        (run_dir / COMPLETE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    train_time = time.monotonic() - started
 
-    best = ultra_dir / "weights" / "best.pt"
-    if not best.exists():
-        raise InputError(f"run {run_id}: training ended without {best}")
-    metrics = evaluate_weights(best, ds, params.imgsz, device)
-    eval_time = time.monotonic() - started - train_time
-    metrics.update(
-        {
-            "ultralytics": _ultralytics_metrics(results_csv),
-            "epochs_requested": params.epochs,
-            "epochs_done": _epochs_done(results_csv),
-            "resumed": resumed,
-            "wall_time_s": round(time.monotonic() - started, 3),
-            "train_time_s": round(train_time, 3),
-            "eval_time_s": round(eval_time, 3),
-            "device": device,
-            "dataset_id": ds.dataset_id,
-            "run_id": run_id,
-            "params": params.as_dict(),
-            "odpipe": __version__,
-        }
+def _fit(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | None, device: str) -> None:
+    """Ultralytics training to params.epochs, from the run's last checkpoint when it has a readable one."""
+    data_yaml = ds.write_data_yaml(run.dir / DATA_YAML)
+    done = _checkpoint_epochs(run.last)
+    if run.last.exists() and done is None:
+        console.print(f"run {run.run_id}: {run.last} is unreadable (killed while saving?); starting over", markup=False)
+        shutil.rmtree(run.ultra)
+    done = done or 0
+    resume = run.last.exists()
+    console.print(
+        f"run {run.run_id}: {'resuming after epoch ' + str(done) if resume else 'starting'}; "
+        f"dataset {ds.dataset_id}, device {device}, {params.epochs} epochs",
+        markup=False,
     )
-    _write_outputs(layout, best, ultra_dir, metrics)
-    return TrainResult(run_dir, metrics, resumed)
+    with progress("train", params.epochs - done) as advance:
+        if resume:
+            from ultralytics import YOLO
+
+            model = YOLO(str(run.last))
+            model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
+            model.train(resume=True, device=device, workers=params.workers)
+            return
+        model = build_model(params, base_weights)
+        model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
+        model.train(
+            data=str(data_yaml),
+            epochs=params.epochs,
+            imgsz=params.imgsz,
+            batch=params.batch,
+            device=device,
+            workers=params.workers,
+            seed=params.seed,
+            patience=params.patience,
+            project=str(run.dir),
+            name=ULTRA_NAME,
+            exist_ok=True,
+            pretrained=base_weights is not None,
+            save_period=-1,
+            **{"amp": False, "plots": False, **params.extra},
+        )
 
 
 def evaluate_weights(weights: Path, ds: Dataset, imgsz: int, device: str) -> dict[str, Any]:
@@ -245,35 +302,10 @@ def evaluate_weights(weights: Path, ds: Dataset, imgsz: int, device: str) -> dic
 
 
 def _write_outputs(layout: Layout, best: Path, ultra_dir: Path, metrics: dict[str, Any]) -> None:
-    layout.outputs.mkdir(parents=True, exist_ok=True)
-    tmp = layout.output(f".{contract.BEST_WEIGHTS}.tmp")
-    shutil.copyfile(best, tmp)
-    os.replace(tmp, layout.output(contract.BEST_WEIGHTS))
+    copy_file(best, layout.output(contract.BEST_WEIGHTS))
     run_out = layout.output(contract.RUN_DIR)
     if run_out.exists():
         shutil.rmtree(run_out)
     shutil.copytree(ultra_dir, run_out, ignore=shutil.ignore_patterns("weights"))
     write_json(layout.output(contract.METRICS), metrics)
     layout.write_param(contract.PARAM_MAP, f"{metrics['stats']['AP']:.6f}")
-
-
-def _sha(path: Path) -> str:
-    from odpipe.storage import sha256_file
-
-    return sha256_file(path)
-
-
-def _diff(a: dict[str, Any], b: dict[str, Any]) -> str:
-    flat_a, flat_b = _flatten(a), _flatten(b)
-    keys = sorted(k for k in set(flat_a) | set(flat_b) if flat_a.get(k) != flat_b.get(k))
-    return ", ".join(f"{k}: {flat_a.get(k)!r} -> {flat_b.get(k)!r}" for k in keys[:5])
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from odpipe.model_card import ENV_IMAGE, ENV_IMAGE_DIGEST
+
 STATUS_SUCCEEDED = "Succeeded"
 STATUS_FAILED = "Failed"
 STATUS_ERROR = "Error"
 # what the chart tells a task about the image it runs in (recorded in the model card)
-IMAGE_ENV = "ODPIPE_IMAGE"
-IMAGE_DIGEST_ENV = "ODPIPE_IMAGE_DIGEST"
+IMAGE_ENV = ENV_IMAGE
+IMAGE_DIGEST_ENV = ENV_IMAGE_DIGEST
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from odpipe.contract import ROOT_ENV
+from odpipe.executables import find_executable
 from odpipe.local.errors import UnsupportedArgo
 from odpipe.local.executors.base import (
     IMAGE_DIGEST_ENV,
@@ -21,7 +22,7 @@ from odpipe.local.executors.base import (
     ContainerRun,
     ExecResult,
 )
-from odpipe.local.procs import die_with_parent, find_beside_interpreter
+from odpipe.local.procs import die_with_parent
 from odpipe.local.staging import sandbox_path
 
 
@@ -59,7 +60,7 @@ class ProcessExecutor:
         env["TMPDIR"] = str(sandbox_path(run.sandbox, "/tmp"))
         env.setdefault("ODPIPE_SCRATCH", str(sandbox_path(run.sandbox, "/tmp/odpipe")))
         command = [*run.command, *run.args]
-        command[0] = find_beside_interpreter(command[0]) or command[0]
+        command[0] = find_executable(command[0]) or command[0]
         with run.log_path.open("ab") as log:
             try:
                 proc = subprocess.run(

@@ -1,0 +1,62 @@
+"""Atomic file writes: a temp file beside the target, renamed over it when complete.
+
+A reader sees the old file or the whole new one, never a part; a failed write leaves no temp file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def replacing(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temp path beside ``dest`` for the block to write; renamed onto ``dest`` when the block succeeds,
+    removed when it fails. Unique per call, so concurrent writers do not share a temp file."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(dest: Path, text: str) -> Path:
+    with replacing(dest) as tmp:
+        tmp.write_text(text)
+    return dest
+
+
+def copy_file(src: Path, dest: Path) -> Path:
+    with replacing(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    return dest
+
+
+@contextlib.contextmanager
+def building_dir(final: Path, complete_marker: str) -> Iterator[Path]:
+    """A temp folder beside ``final`` for the block to fill, renamed to ``final`` when the block succeeds.
+
+    A killed run leaves only a ``.tmp-*`` folder, never something a later run would take for a finished
+    one. When ``final`` appeared meanwhile with ``complete_marker`` in it, another writer finished the
+    same content first (the name is a content hash): theirs is kept.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / complete_marker).exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
