@@ -203,3 +203,41 @@ def test_retry_expression_subset() -> None:
     assert not retry_allowed('lastRetry.status == "Error" || lastRetry.exitCode == "1"', 3, "Failed")
     with pytest.raises(Exception, match="outside the supported subset"):
         retry_allowed("__import__('os').system('x')", 1, "Failed")
+
+
+def test_sigkill_of_the_runner_leaves_nothing_behind_and_resume_works(tmp_path: Path) -> None:
+    """A SIGKILLed `odpipe run` takes its S3 server and its running step with it (parent-death signal),
+    leaves no weed sockets in /tmp, and `--resume` completes the run."""
+    import glob
+    import signal
+    import time
+
+    from odpipe.synthetic import make_dataset
+
+    make_dataset(tmp_path / "src", images=12, size=64, seed=8)
+    state = tmp_path / "state"
+    sockets_before = set(glob.glob("/tmp/seaweedfs-*.sock"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ODPIPE_"))}
+    args = ["--annotations", str(tmp_path / "src/annotations.json"), "--images", str(tmp_path / "src/images"),
+            "--epochs", "40", "--imgsz", "64", "--batch", "4"]  # fmt: skip
+    log = (tmp_path / "run.log").open("w")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "odpipe.cli", "run", "--state-dir", str(state), *args],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while "▶ train" not in (tmp_path / "run.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(8)  # well into training
+    step = [p for p in psutil.Process(runner.pid).children() if "train" in " ".join(p.cmdline())]
+    weeds = _weeds(state)
+    assert step and weeds, (tmp_path / "run.log").read_text()
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    _, alive = psutil.wait_procs([*step, *weeds], timeout=15)
+    assert not alive, f"left running after the runner was killed: {[p.cmdline() for p in alive]}"
+    assert set(glob.glob("/tmp/seaweedfs-*.sock")) <= sockets_before
+    workflow = next((state / "runs").iterdir()).name
+    code, out = _run(state, "--resume", workflow)
+    assert code == 0, out
+    assert "✓ prepare: kept from the earlier run" in out and "✓ train: Succeeded" in out

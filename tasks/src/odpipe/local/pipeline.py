@@ -146,7 +146,7 @@ class Pipeline:
         )
         runner = DagRunner(
             templates, PIPELINE, workflow, ArtifactStore(storage, repo.bucket), repo.key_format, pod_context,
-            executor, run_dir, self._event,
+            executor, run_dir, self._event, checkpoint=lambda results: self._save(run_dir, workflow, results),
         )  # fmt: skip
         console.print(
             f"workflow {workflow.name} (uid {workflow.uid}); steps run as in the chart's {PIPELINE}, "
@@ -154,7 +154,6 @@ class Pipeline:
             markup=False,
         )
         results = runner.run(previous)
-        self._save(run_dir, workflow, results)
         complete = len(results) == len(runner.order())
         ok = results and complete and all(r.status == STATUS_SUCCEEDED for r in results.values())
         outputs = runner.dag_parameters(results)

@@ -9,8 +9,13 @@ import sys
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """`preexec_fn` for subprocess: the kernel sends the child SIGKILL when the parent dies (Linux)."""
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """`preexec_fn` for subprocess: the kernel sends the child `sig` when the parent dies (Linux)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def term_with_parent() -> None:
+    """`preexec_fn`: SIGTERM when the parent dies, for children that clean up after themselves."""
+    die_with_parent(signal.SIGTERM)

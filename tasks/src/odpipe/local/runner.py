@@ -72,6 +72,7 @@ class DagRunner:
         run_dir: Path,
         on_event: EventSink,
         sleep: Callable[[float], None] = time.sleep,
+        checkpoint: Callable[[dict[str, StepResult]], None] | None = None,
     ) -> None:
         self.templates = templates
         self.entry = templates[entry]
@@ -81,6 +82,7 @@ class DagRunner:
         self.run_dir = run_dir
         self.on_event = on_event
         self.sleep = sleep
+        self.checkpoint = checkpoint or (lambda _results: None)
         self.workflow = workflow
         self.wf_params = _workflow_parameters(self.entry, workflow.parameters)
         self.pod_context = pod_context
@@ -91,12 +93,14 @@ class DagRunner:
 
     def run(self, previous: dict[str, StepResult] | None = None) -> dict[str, StepResult]:
         results: dict[str, StepResult] = dict(previous or {})
+        self.checkpoint(results)  # a killed runner can be resumed from what is recorded
         for task in self.order():
             name = task["name"]
             if name in results and results[name].status == STATUS_SUCCEEDED:
                 self.on_event("skipped", results[name], name)
                 continue
             results[name] = self.run_task(task, results)
+            self.checkpoint(results)
             if results[name].status != STATUS_SUCCEEDED:
                 break
         return results

