@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from odpipe.contract import DATA_SUBDIR, MODEL, MODEL_CARD
 from odpipe.local.chart import workflow_templates
 from odpipe.local.executors.docker import OWNER_LABEL, DockerExecutor
 from odpipe.local.podspec import PodContext, container_run
-from test_run import _objects
+from test_run import _objects, _run
 
 from charts import WORKFLOWS, render
 
@@ -44,19 +42,6 @@ def no_leftovers() -> Iterator[None]:
 def images() -> dict[str, str]:
     engine()
     return build_images()
-
-
-def _odpipe_run(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ODPIPE_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "odpipe.cli", "run", "--engine", "docker", "--state-dir", str(state), *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1500,
-    )
 
 
 class Inspector(threading.Thread):
@@ -89,12 +74,12 @@ def test_synthetic_pipeline_publishes_v1_from_the_images(images: dict[str, str],
     make_dataset(tmp_path / "set", images=16, size=64, seed=3)
     state = tmp_path / "state"
     with Inspector() as inspector:
-        proc = _odpipe_run(
-            state, "--annotations", str(tmp_path / "set/annotations.json"), "--images", str(tmp_path / "set/images"),
+        code, out = _run(
+            state, "--engine", "docker", "--annotations", str(tmp_path / "set/annotations.json"),
+            "--images", str(tmp_path / "set/images"),
             "--model-name", "shapes", "--epochs", "3", "--imgsz", "64", "--batch", "8",
         )  # fmt: skip
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+    assert code == 0, out
     assert "engine docker" in out and f"model: s3://models/shapes/1/{MODEL}" in out
     assert {f"shapes/1/{MODEL}", f"shapes/1/{MODEL_CARD}", "shapes/config.pbtxt"} <= set(_objects(state, "models"))
     by_image = {attrs["Config"]["Image"]: attrs for attrs in inspector.seen.values()}
@@ -174,14 +159,13 @@ def test_oom_kill_is_reported_as_argo_does_and_retried(images: dict[str, str], t
     from odpipe.synthetic import make_dataset
 
     make_dataset(tmp_path / "set", images=8, size=64, seed=4)
-    proc = _odpipe_run(
-        tmp_path / "state", "--annotations", str(tmp_path / "set/annotations.json"),
+    code, out = _run(
+        tmp_path / "state", "--engine", "docker", "--annotations", str(tmp_path / "set/annotations.json"),
         "--images", str(tmp_path / "set/images"), "--model-name", "oom",
         "--set", "tasks.prepare.resources.limits.memory=20Mi", "--set", "tasks.prepare.resources.requests.memory=20Mi",
         "--set", "workflow.retryStrategy.backoff.duration=1s",
     )  # fmt: skip
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 137, out
+    assert code == 137, out
     assert out.count("OOMKilled (exit code 137), retrying (retryStrategy)") == 2, out
     state = json.loads(next((tmp_path / "state/runs").glob("*/state.json")).read_text())
     prepare = state["results"]["prepare"]
