@@ -28,20 +28,24 @@ TASKS = ("prepare", "train", "export-deploy")
 SIZES = r"""
 import json, importlib.metadata as md, os, re
 def closure(root):
-    seen, todo = set(), [root]
+    from packaging.requirements import Requirement
+    seen, todo = set(), [(root, frozenset())]
     while todo:
-        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
-        if name in seen:
+        raw, extras = todo.pop()
+        name = re.sub(r"[-_.]+", "-", raw).lower()
+        if (name, extras) in seen:
             continue
         try:
             dist = md.distribution(name)
         except md.PackageNotFoundError:
             continue
-        seen.add(name)
-        for req in dist.requires or []:
-            if "extra ==" not in req:
-                todo.append(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0])
-    return seen
+        seen.add((name, extras))
+        for text in dist.requires or []:
+            req = Requirement(text)
+            envs = [{"extra": e} for e in extras] or [{"extra": ""}]
+            if req.marker is None or any(req.marker.evaluate(env) for env in envs):
+                todo.append((req.name, frozenset(req.extras)))
+    return {name for name, _ in seen}
 def size(names):
     total = 0
     for name in names:

@@ -12,13 +12,13 @@ Only the sources in pip's own configuration (`pip config list`, PIP_* variables)
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import subprocess
 import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlparse
 
 
@@ -47,25 +47,49 @@ def local_sources() -> tuple[list[Path], list[Path]]:
     return indexes, links
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+DEFAULT_PORT = 38141  # fixed, so the build arguments (part of the layer cache key) stay the same
+
+
+class _Mirror(SimpleHTTPRequestHandler):
+    """Serves folder N under /N/; nothing else."""
+
+    folders: ClassVar[list[Path]] = []
+
+    def translate_path(self, path: str) -> str:
+        head, _, rest = path.lstrip("/").partition("/")
+        if not head.isdigit() or int(head) >= len(self.folders):
+            return "/nonexistent"
+        root = self.folders[int(head)].resolve()
+        target = (root / rest.split("?", 1)[0].split("#", 1)[0]).resolve()
+        return str(target) if target.is_relative_to(root) else "/nonexistent"
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
-def serve(folder: Path) -> int:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+def serve(folders: list[Path], port: int) -> int:
+    """One loopback server for all folders; the fixed port if free, else any (the cache then misses)."""
+    handler = type("Mirror", (_Mirror,), {"folders": folders})
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:
+        print(f"pip_mirror: port {port} is taken; using a free one (image layers will not be reused)", file=sys.stderr)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server.server_address[1]
+    return int(server.server_address[1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port-file", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PIP_MIRROR_PORT", DEFAULT_PORT)))
     args = parser.parse_args()
     indexes, links = local_sources()
     # an index folder is .../simple whose pages link to ../../files: serve its parent
-    index_urls = [f"http://127.0.0.1:{serve(p.parent)}/{p.name}" for p in indexes]
-    link_urls = [f"http://127.0.0.1:{serve(p)}/" for p in links]
+    folders = [p.parent for p in indexes] + links
+    port = serve(folders, args.port) if folders else 0
+    index_urls = [f"http://127.0.0.1:{port}/{i}/{p.name}" for i, p in enumerate(indexes)]
+    link_urls = [f"http://127.0.0.1:{port}/{len(indexes) + i}/" for i in range(len(links))]
     build_args = []
     if index_urls:
         build_args.append(f"PIP_EXTRA_INDEX_URL={' '.join(index_urls)}")
