@@ -22,12 +22,13 @@ httpclient = pytest.importorskip("tritonclient.http", reason="the tests call the
 from odpipe.export.inference import decode, preprocess, unletterbox  # noqa: E402
 from odpipe.export.repository import ModelRepository  # noqa: E402
 from odpipe.local.s3server import S3Server  # noqa: E402
-from odpipe.serve.launch import ServeProcess  # noqa: E402
+from odpipe.serve.launch import ServeProcess, http_status  # noqa: E402
 from odpipe.storage import Storage  # noqa: E402
 from test_export_deploy import _cli  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
 NAME = "shapes"
+BODY_LIMIT = 2_000_000
 
 
 # -- the model: prepare -> train -> export-deploy, once per session ----------------------------------
@@ -98,7 +99,9 @@ def model_name(published: Published) -> Iterator[str]:
 def _publish_again(published: Published, name: str) -> int:
     repo = published.repository()
     card = repo.card(name, max(repo.deployed(name)))
-    return repo.publish(name, published.onnx, card, f'name: "{name}"\n', {"test": "serve"}, sha256=card["sha256"]).version
+    return repo.publish(
+        name, published.onnx, card, f'name: "{name}"\n', {"test": "serve"}, sha256=card["sha256"]
+    ).version
 
 
 def _server(published: Published, names: list[str], tmp_path: Path, *args: str) -> ServeProcess:
@@ -109,7 +112,7 @@ def _server(published: Published, names: list[str], tmp_path: Path, *args: str) 
 
 @pytest.fixture
 def server(published: Published, tmp_path: Path) -> Iterator[ServeProcess]:
-    with _server(published, [NAME], tmp_path) as proc:
+    with _server(published, [NAME], tmp_path, "--max-body-bytes", str(BODY_LIMIT)) as proc:
         proc.wait_ready()
         yield proc
 
@@ -172,7 +175,7 @@ def test_health_metadata_and_infer_match_export_decode(server: ServeProcess, pub
         # the exported tensor itself: detections in the tensor's pixels (letterboxed), same scores
         item = httpclient.InferInput("images", list(tensor.shape), "FP32")
         item.set_data_from_numpy(tensor, binary_data=True)
-        t_boxes, t_scores, t_ids = _detections(_infer(client, NAME, [item], parameters={"confidence": 0.001}))
+        _, t_scores, t_ids = _detections(_infer(client, NAME, [item], parameters={"confidence": 0.001}))
         np.testing.assert_allclose(t_scores, ref_scores, atol=1e-5)
         np.testing.assert_array_equal(t_ids, ref_ids)
     assert compared > 0, "the tiny model found nothing at confidence 0.001; the comparison compared nothing"
@@ -185,3 +188,264 @@ def test_health_metadata_and_infer_match_export_decode(server: ServeProcess, pub
     np.testing.assert_allclose(_detections(batch, 1)[1], single[1], atol=1e-5)
     default = _infer(client, NAME, [_image_input(two[0])])
     assert int(default.as_numpy("num_detections")[0]) <= int(batch.as_numpy("num_detections")[0])
+
+
+def _status(call: Any) -> tuple[str, str]:
+    with pytest.raises(InferenceServerException) as info:
+        call()
+    return str(info.value.status()), info.value.message()
+
+
+def test_bad_input_is_a_4xx_naming_it_and_the_server_stays_up(server: ServeProcess, published: Published) -> None:
+    client = httpclient.InferenceServerClient(server.url)
+    good = published.images()[0].read_bytes()
+
+    def tensor(shape: list[int], dtype: str = "FP32", fill: float = 0.5) -> Any:
+        item = httpclient.InferInput("images", shape, dtype)
+        item.set_data_from_numpy(np.full(shape, fill, dtype=np.float32 if dtype == "FP32" else np.int32))
+        return item
+
+    def raw(name: str, shape: list[int], dtype: str, data: np.ndarray) -> Any:
+        item = httpclient.InferInput(name, shape, dtype)
+        item.set_data_from_numpy(data)
+        return item
+
+    cases: list[tuple[str, Any, tuple[str, ...]]] = [
+        (
+            "unknown input",
+            lambda: _infer(client, NAME, [raw("picture", [1], "BYTES", np.array([good], dtype=object))]),
+            ("400", "picture"),
+        ),
+        (
+            "two inputs",
+            lambda: _infer(client, NAME, [_image_input(good), tensor([1, 3, 96, 96])]),
+            ("400", "exactly one"),
+        ),
+        (
+            "wrong dtype",
+            lambda: _infer(client, NAME, [raw("image", [1], "INT32", np.array([1], dtype=np.int32))]),
+            ("400", "image", "INT32", "BYTES"),
+        ),
+        (
+            "wrong tensor dtype",
+            lambda: _infer(client, NAME, [tensor([1, 3, 96, 96], "INT32")]),
+            ("400", "images", "FP32"),
+        ),
+        ("wrong channels", lambda: _infer(client, NAME, [tensor([1, 4, 96, 96])]), ("400", "images", "[1, 4, 96, 96]")),
+        ("not a stride multiple", lambda: _infer(client, NAME, [tensor([1, 3, 100, 100])]), ("400", "multiples of 32")),
+        ("NaN", lambda: _infer(client, NAME, [tensor([1, 3, 96, 96], fill=float("nan"))]), ("400", "NaN")),
+        ("too big a batch", lambda: _infer(client, NAME, [_image_input(*[good] * 9)]), ("400", "--max-batch 8")),
+        (
+            "not an image",
+            lambda: _infer(client, NAME, [_image_input(b"hello, not a picture")]),
+            ("400", "image", "not a JPEG or PNG"),
+        ),
+        (
+            "truncated JPEG",
+            lambda: _infer(client, NAME, [_image_input(good[: len(good) // 2])]),
+            ("400", "image'[0]", "truncated JPEG"),
+        ),
+        ("empty bytes", lambda: _infer(client, NAME, [_image_input(b"")]), ("400", "empty")),
+        (
+            "bad parameter",
+            lambda: _infer(client, NAME, [_image_input(good)], parameters={"confidence": 2}),
+            ("400", "confidence"),
+        ),
+        (
+            "oversized body",
+            lambda: _infer(client, NAME, [_image_input(os.urandom(BODY_LIMIT + 1))]),
+            ("413", "--max-body-bytes"),
+        ),
+        ("unknown model", lambda: _infer(client, "nope", [_image_input(good)]), ("404", "nope")),
+        (
+            "unknown version",
+            lambda: _infer(client, NAME, [_image_input(good)], model_version="9"),
+            ("404", "version 9", "loaded versions: [1]"),
+        ),
+        ("version not a number", lambda: _infer(client, NAME, [_image_input(good)], model_version="x"), ("404", "'x'")),
+        ("metadata of an unknown model", lambda: client.get_model_metadata("nope"), ("404", "nope")),
+    ]
+    for label, call, expected in cases:
+        status, message = _status(call)
+        assert status == expected[0], f"{label}: {status} {message}"
+        for part in expected[1:]:
+            assert part in message, f"{label}: {part!r} not in {message!r}"
+        result = _infer(client, NAME, [_image_input(good)])
+        assert result.as_numpy("num_detections").shape == (1,), label
+    assert client.is_server_ready()
+    assert server.proc is not None and server.proc.poll() is None
+
+
+def test_metrics(server: ServeProcess, published: Published) -> None:
+    import urllib.request
+
+    client = httpclient.InferenceServerClient(server.url)
+    _infer(client, NAME, [_image_input(published.images()[0].read_bytes())])
+    _status(lambda: _infer(client, NAME, [_image_input(b"junk")]))
+    with urllib.request.urlopen(f"http://{server.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert f'odpipe_serve_requests_total{{code="200",endpoint="infer",model="{NAME}"}}' in text
+    assert f'odpipe_serve_request_errors_total{{code="400",endpoint="infer",model="{NAME}"}}' in text
+    assert f'odpipe_serve_request_duration_seconds_bucket{{endpoint="infer",le="0.1",model="{NAME}"}}' in text
+    assert f'odpipe_serve_loaded_versions{{model="{NAME}"}} 1.0' in text
+    assert f'odpipe_serve_model_version_loaded{{model="{NAME}",version="1"}} 1.0' in text
+    assert "request_predict_seconds_bucket" in text  # kserve's own
+
+
+def test_version_policy_ready_and_deleted_versions(published: Published, model_name: str, tmp_path: Path) -> None:
+    repo = published.repository()
+    empty = f"e{uuid.uuid4().hex[:8]}"
+    with _server(published, [empty], tmp_path) as proc:
+        client = httpclient.InferenceServerClient(proc.url)
+        deadline = time.monotonic() + 60
+        while http_status(f"http://{proc.url}/v2/health/live") != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.is_server_live() and not client.is_server_ready(), "ready before any model is loaded"
+        status, message = _status(lambda: client.get_model_metadata(empty))
+        assert status == "404" and "no models yet" in message
+        card = repo.card(NAME, 1)
+        repo.publish(empty, published.onnx, card, "", {"test": "serve"}, sha256=card["sha256"])
+        proc.wait_ready(60)
+        assert client.get_model_metadata(empty)["versions"] == ["1"]
+
+    assert _publish_again(published, model_name) == 2
+    assert _publish_again(published, model_name) == 3
+    image = [_image_input(published.images()[0].read_bytes())]
+    with _server(published, [model_name], tmp_path, "--version", "1", "--version", "3") as proc:
+        proc.wait_ready()
+        client = httpclient.InferenceServerClient(proc.url)
+        assert client.get_model_metadata(model_name)["versions"] == ["1", "3"]
+        assert _infer(client, model_name, image).get_response()["model_version"] == "3"
+        assert _infer(client, model_name, image, model_version="1").get_response()["model_version"] == "1"
+        assert _status(lambda: _infer(client, model_name, image, model_version="2"))[0] == "404"
+        assert not client.is_model_ready(model_name, "2")
+    with _server(published, [model_name], tmp_path, "--latest", "2") as proc:
+        proc.wait_ready()
+        client = httpclient.InferenceServerClient(proc.url)
+        assert client.get_model_metadata(model_name)["versions"] == ["2", "3"]
+        # deleting version 3 from the repository unloads it; latest 2 is then versions 1 and 2
+        storage = published.storage()
+        for key in ("model-card.json", "model.onnx"):
+            storage.delete(published.bucket, f"{model_name}/3/{key}")
+        deadline = time.monotonic() + 60
+        while client.get_model_metadata(model_name)["versions"] != ["1", "2"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get_model_metadata(model_name)["versions"] == ["1", "2"]
+        assert _infer(client, model_name, image).get_response()["model_version"] == "2"
+        assert not client.is_model_ready(model_name, "3")
+
+
+def _send_forever(url: str, name: str, image: bytes, stop: Any, results: Any) -> None:
+    client = httpclient.InferenceServerClient(url)
+    item = _image_input(image)
+    while not stop.is_set():
+        try:
+            version = _infer(client, name, [item]).get_response()["model_version"]
+            results.put(("ok", version))
+        except Exception as exc:  # every failure is a finding
+            results.put(("failed", repr(exc)))
+
+
+def _runs(versions: list[str]) -> str:
+    out: list[str] = []
+    for v in versions:
+        if not out or not out[-1].startswith(f"v{v}x"):
+            out.append(f"v{v}x0")
+        count = int(out[-1].split("x")[1]) + 1
+        out[-1] = f"v{v}x{count}"
+    return " ".join(out)
+
+
+@pytest.mark.slow
+def test_hot_swap_without_a_failed_request(published: Published, model_name: str, tmp_path: Path) -> None:
+    with _server(published, [model_name], tmp_path) as proc:
+        proc.wait_ready()
+        ctx = multiprocessing.get_context("spawn")
+        stop, results = ctx.Event(), ctx.Queue()
+        sender = ctx.Process(
+            target=_send_forever, args=(proc.url, model_name, published.images()[0].read_bytes(), stop, results)
+        )
+        sender.start()
+        seen: list[tuple[str, str]] = []
+
+        def drain_until(version: str, timeout: float) -> None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    seen.append(results.get(timeout=1))
+                except queue.Empty:
+                    continue
+                if seen[-1] == ("ok", version) and sum(1 for s in seen if s == ("ok", version)) >= 20:
+                    return
+
+        try:
+            drain_until("1", 60)
+            assert _publish_again(published, model_name) == 2
+            drain_until("2", 120)
+            # delete version 2: the server goes back to version 1, still without a failed request
+            storage = published.storage()
+            for key in ("model-card.json", "model.onnx"):
+                storage.delete(published.bucket, f"{model_name}/2/{key}")
+            seen_before = len(seen)
+            drain_until("1", 120)
+        finally:
+            stop.set()
+            sender.join(30)
+        while not results.empty():
+            seen.append(results.get())
+    failed = [s for s in seen if s[0] == "failed"]
+    versions = [v for k, v in seen if k == "ok"]
+    print(f"hot swap: {len(seen)} requests, {len(failed)} failed, versions served in order: {_runs(versions)}")
+    assert not failed, f"{len(failed)} failed of {len(seen)}: {failed[:3]}"
+    assert "2" in versions and versions[0] == "1" and versions[-1] == "1", versions[-5:]
+    assert "1" in versions[seen_before:]
+    first_two = versions.index("2")
+    assert set(versions[first_two:seen_before]) == {"2"}, "an old version answered after the swap"
+
+
+@pytest.mark.slow
+def test_eight_clients_for_twenty_seconds(server: ServeProcess, published: Published) -> None:
+    images = [p.read_bytes() for p in published.images()]
+    errors: list[str] = []
+    counts = [0] * 8
+    stop = threading.Event()
+
+    def client_loop(i: int) -> None:
+        client = httpclient.InferenceServerClient(server.url)
+        n = 0
+        while not stop.is_set():
+            try:
+                result = _infer(client, NAME, [_image_input(images[(i + n) % len(images)])])
+                assert result.as_numpy("num_detections").shape == (1,)
+                counts[i] += 1
+            except Exception as exc:
+                errors.append(repr(exc))
+            n += 1
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(20)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    print(f"8 clients, 20 s: {sum(counts)} requests ({sum(counts) / 20:.1f}/s), {len(errors)} errors")
+    assert not errors, f"{len(errors)} errors: {errors[:3]}"
+    assert all(c > 0 for c in counts), counts
+
+
+def test_sigterm_drains_requests_in_flight(published: Published, tmp_path: Path) -> None:
+    with _server(published, [NAME], tmp_path, "--max-body-bytes", str(64 * 1024 * 1024)) as proc:
+        proc.wait_ready()
+        client = httpclient.InferenceServerClient(proc.url)
+        tensor = np.random.default_rng(0).random((2, 3, 1024, 1024), dtype=np.float32)
+        item = httpclient.InferInput("images", list(tensor.shape), "FP32")
+        item.set_data_from_numpy(tensor)
+        pending = client.async_infer(NAME, [item])
+        time.sleep(0.3)
+        assert proc.proc is not None
+        proc.proc.send_signal(signal.SIGTERM)
+        result = pending.get_result()
+        assert result.as_numpy("num_detections").shape == (2,)
+        assert proc.proc.wait(60) == 0
+    assert "draining" in (tmp_path / "serve.log").read_text()

@@ -43,11 +43,12 @@ class RepositoryWatcher:
         self.scratch = scratch
         self.loaded: dict[str, dict[int, DetectorModel]] = {name: {} for name in options.names}
         self.failed: set[tuple[str, int]] = set()
+        self.polled = False  # one whole poll done: every version the policy selected was tried
         self._lock = threading.Lock()  # one poll at a time
 
     def ready(self) -> bool:
-        """Every model has at least one version loaded."""
-        return all(self.loaded[name] for name in self.options.names)
+        """A whole poll is done and every model has at least one version loaded."""
+        return self.polled and all(self.loaded[name] for name in self.options.names)
 
     def poll(self) -> None:
         with self._lock:
@@ -59,6 +60,7 @@ class RepositoryWatcher:
                     log.warning("model %s: cannot list s3://%s/%s/: %s", name, self.repository.bucket, name, exc)
                     continue
                 self._apply(name, self.options.policy.select(deployed))
+            self.polled = True
 
     def _apply(self, name: str, wanted: set[int]) -> None:
         current = self.loaded[name]
