@@ -619,6 +619,33 @@ def serve(
         _fail(exc)
 
 
+@app.command("check-serve")
+def check_serve(
+    url: Annotated[str, typer.Option(help="Base URL of odpipe serve, e.g. http://odpipe-serve:8080.")],
+    model_name: Annotated[list[str], typer.Option("--model-name", help="A model that must be ready (repeatable).")],
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for readiness.")] = 120.0,
+) -> None:
+    """Check that odpipe serve (or any KServe v2 server) is ready, and every named model too (helm test)."""
+    import time
+
+    from odpipe.console import console
+    from odpipe.serve.launch import http_status
+
+    base = url.rstrip("/")
+    paths = ["/v2/health/ready", *(f"/v2/models/{name}/ready" for name in model_name)]
+    deadline = time.monotonic() + timeout
+    status: dict[str, int | None] = {}
+    while time.monotonic() < deadline:
+        status = {path: http_status(base + path) for path in paths}
+        if all(code == 200 for code in status.values()):
+            break
+        time.sleep(2)
+    for path, code in status.items():
+        console.print(f"{'ok' if code == 200 else 'not ready':10} {base}{path} ({code or 'no answer'})", markup=False)
+    if not all(code == 200 for code in status.values()):
+        raise typer.Exit(1)
+
+
 @app.command("check-s3")
 def check_s3(
     bucket: Annotated[list[str], typer.Option("--bucket", help="A bucket that must exist (repeatable).")],

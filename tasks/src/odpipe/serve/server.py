@@ -76,7 +76,10 @@ def build(options: ServeOptions, storage: Storage | None = None) -> tuple[Any, R
     storage = storage or Storage()
     bucket = options.bucket or Buckets.from_env().models
     storage.require_bucket(bucket)
-    scratch = Path(tempfile.mkdtemp(prefix="odpipe-serve-", dir=os.environ.get("ODPIPE_SCRATCH") or None))
+    parent = os.environ.get("ODPIPE_SCRATCH")
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="odpipe-serve-", dir=parent or None))
     registry = Registry()
     watcher = RepositoryWatcher(
         ModelRepository(storage, bucket),
