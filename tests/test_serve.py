@@ -449,3 +449,43 @@ def test_sigterm_drains_requests_in_flight(published: Published, tmp_path: Path)
         assert result.as_numpy("num_detections").shape == (2,)
         assert proc.proc.wait(60) == 0
     assert "draining" in (tmp_path / "serve.log").read_text()
+
+
+def test_serve_imports_neither_torch_nor_ultralytics() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, odpipe.serve.server, odpipe.serve.launch, odpipe.cli; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ultralytics', 'torchvision')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_version_policy_selects_like_triton() -> None:
+    from odpipe.serve.policy import VersionPolicy
+
+    assert VersionPolicy().select([1, 2, 5]) == {5}
+    assert VersionPolicy(latest=2).select([5, 1, 2]) == {2, 5}
+    assert VersionPolicy(specific=(1, 7)).select([1, 2, 5]) == {1}
+    assert VersionPolicy().select([]) == set()
+    with pytest.raises(ValueError, match="--latest 0"):
+        VersionPolicy(latest=0)
+
+
+def test_truncated_and_foreign_bytes_are_named() -> None:
+    import cv2
+    from odpipe.serve import images
+
+    _, encoded = cv2.imencode(".jpg", np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8))
+    data = encoded.tobytes()
+    assert images.decode(data).shape == (64, 80, 3)
+    with pytest.raises(images.BadImage, match="truncated JPEG"):
+        images.decode(data[: len(data) - 200])
+    _, png = cv2.imencode(".png", np.zeros((16, 16, 3), dtype=np.uint8))
+    with pytest.raises(images.BadImage, match="PNG"):
+        images.decode(png.tobytes()[:-30])
+    with pytest.raises(images.BadImage, match="not a JPEG or PNG"):
+        images.decode(b"GIF89a....")
