@@ -490,8 +490,12 @@ def demo(
     images: Annotated[int, typer.Option(min=8, help="Synthetic images to generate.")] = 40,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (~1 s each on a CPU).")] = 100,
     engine: Annotated[Engine, typer.Option(help="process, or docker (the task images; make images).")] = Engine.process,
+    serve: Annotated[
+        bool, typer.Option(help="Then serve the model (odpipe serve) and send it one validation image.")
+    ] = True,
 ) -> None:
-    """Generate a small synthetic COCO set (coloured shapes, nothing downloaded) and run the whole pipeline."""
+    """Generate a small synthetic COCO set (coloured shapes, nothing downloaded), run the whole pipeline,
+    then put the published model live with `odpipe serve` and send it one validation image."""
     from odpipe.console import console
     from odpipe.synthetic import make_dataset
 
@@ -517,6 +521,15 @@ def demo(
         engine=engine,
         chart_set=None,
     )
+    if serve:
+        try:
+            from odpipe.serve.demo import serve_demo
+        except ImportError as exc:
+            raise typer.BadParameter(f"the live model needs the [serve] extra ({exc}); or --no-serve") from exc
+        try:
+            serve_demo(state_dir, "shapes")
+        except OdpipeError as exc:
+            _fail(exc)
 
 
 @app.command()
