@@ -490,3 +490,23 @@ def test_truncated_and_foreign_bytes_are_named() -> None:
         images.decode(png.tobytes()[:-30])
     with pytest.raises(images.BadImage, match="not a JPEG or PNG"):
         images.decode(b"GIF89a....")
+
+
+def test_concurrency_limit_refuses_with_503_and_debug_logs_one_line_per_request(
+    published: Published, tmp_path: Path
+) -> None:
+    args = ("--max-concurrency", "1", "--max-queue", "0", "--max-body-bytes", str(64 * 1024 * 1024))
+    with _server(published, [NAME], tmp_path, *args, "--log-level", "debug") as proc:
+        proc.wait_ready()
+        client = httpclient.InferenceServerClient(proc.url, concurrency=2)
+        tensor = np.random.default_rng(0).random((4, 3, 1024, 1024), dtype=np.float32)
+        item = httpclient.InferInput("images", list(tensor.shape), "FP32")
+        item.set_data_from_numpy(tensor)
+        slow = client.async_infer(NAME, [item])
+        time.sleep(0.5)
+        status, message = _status(lambda: _infer(client, NAME, [_image_input(published.images()[0].read_bytes())]))
+        assert status == "503" and "--max-concurrency" in message
+        assert slow.get_result().as_numpy("num_detections").shape == (4,)
+        _infer(client, NAME, [_image_input(published.images()[0].read_bytes())])
+    log = (tmp_path / "serve.log").read_text()
+    assert f"POST /v2/models/{NAME}/infer 503" in log and f"POST /v2/models/{NAME}/infer 200" in log

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -20,6 +21,7 @@ from kserve.model_repository import ModelRepository as Registry
 from kserve.protocol.rest.server import RESTServer
 
 from odpipe.export.repository import ModelRepository, check_name
+from odpipe.serve import errors
 from odpipe.serve.dataplane import PolledRepositoryExtension, ServingDataPlane
 from odpipe.serve.detector import Thresholds
 from odpipe.serve.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware
@@ -62,6 +64,8 @@ class _Server(uvicorn.Server):
 
 
 def configure_logging(level: str) -> None:
+    # kserve 0.21 still answers with ORJSONResponse, which FastAPI deprecates: not this server's news.
+    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("odpipe").setLevel(level.upper())
     # kserve logs request timings at info on "kserve.trace": one line per request, debug level only here.
@@ -98,6 +102,8 @@ def build(options: ServeOptions, storage: Storage | None = None) -> tuple[Any, R
     )
     rest.create_application()
     from kserve.model_server import app
+
+    errors.install(app)
 
     # Starlette wraps later additions around earlier ones: metrics outermost, sees every answer.
     app.add_middleware(VersionRouteMiddleware)
