@@ -19,6 +19,7 @@ import pytest
 
 pytest.importorskip("kserve", reason="odpipe serve needs the [serve] extra (kserve)")
 httpclient = pytest.importorskip("tritonclient.http", reason="the tests call the server with tritonclient[http]")
+from conftest import drop_bucket  # noqa: E402
 from odpipe.export.inference import decode, preprocess, unletterbox  # noqa: E402
 from odpipe.export.repository import ModelRepository  # noqa: E402
 from odpipe.local.s3server import S3Server  # noqa: E402
@@ -60,7 +61,7 @@ class Published:
 
 
 @pytest.fixture(scope="session")
-def published(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Published:
+def published(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     from odpipe.synthetic import make_dataset
 
     bucket = f"models-serve-{uuid.uuid4().hex[:8]}"
@@ -82,7 +83,8 @@ def published(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> 
     result.storage().ensure_bucket(bucket)
     code, out = _cli(root, "export-deploy", "--model-name", NAME, env=env)
     assert code == 0 and f"published {NAME} version 1" in out, out
-    return result
+    yield result
+    drop_bucket(s3_server, bucket)
 
 
 @pytest.fixture
