@@ -46,7 +46,7 @@ lint:  ## ruff
 bench:  ## benchmarks that print ratios against peers
 	$(BIN)/python -m bench
 
-demo:  ## synthetic COCO dataset -> prepare -> train -> export-deploy, on an embedded S3 server
+demo:  ## synthetic COCO dataset -> prepare -> train -> export-deploy -> odpipe serve, on an embedded S3 server
 	$(BIN)/odpipe demo
 
 images:  ## build the task images (docker, podman or buildah; a Debian-built base where python:slim cannot be pulled)

@@ -11,6 +11,7 @@ BENCHES = [
     "bench.export_and_storage",
     "bench.run_overhead",
     "bench.images",
+    "bench.serve",
 ]
 
 if __name__ == "__main__":

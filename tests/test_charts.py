@@ -223,6 +223,13 @@ def test_ct_yaml_config() -> None:
         (("tasks.train.digest=sha256:abc",), "/tasks/train/digest"),
         (("tasks.prepare.digest=v1.2",), "/tasks/prepare/digest"),
         (("pipeline.strict=maybe",), "/pipeline/strict"),
+        (("serving.modelNames={a/b}",), "/serving/modelNames/0"),
+        (("serving.versionPolicy.latest=0",), "/serving/versionPolicy/latest"),
+        (("serving.logLevel=loud",), "/serving/logLevel"),
+        (
+            ("serving.enabled=true", "serving.autoscaling.enabled=true", "serving.autoscaling.maxReplicas=1"),
+            "serving.autoscaling.maxReplicas 1 is less than minReplicas 2",
+        ),
     ],
 )
 def test_bad_values_are_rejected_with_a_readable_message(sets: tuple[str, ...], message: str) -> None:
@@ -533,3 +540,52 @@ def test_one_release_per_namespace(tmp_path: Path, path: str, kind: str, name: s
         assert "once per namespace" in proc.stderr
     else:
         assert proc.returncode == 0, proc.stderr
+
+
+def test_serving_renders_odpipe_serve_and_triton_locked_down() -> None:
+    assert not [d for d in render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml") if "serv" in d["metadata"]["name"]]
+    docs = render(WORKFLOWS, WORKFLOWS / "ci/serving-values.yaml")
+    named = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    serve = named[("Deployment", "odpipe-workflows-serve")]
+    pod = serve["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["odpipe"] and container["args"][0] == "serve"
+    args = " ".join(container["args"])
+    assert "--model-name detector --model-name shapes" in args and "--version 1 --version 2" in args
+    assert "--latest" not in args and "--grace-period 30" in args and "--max-body-bytes 33554432" in args
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e for e in container["env"]}
+    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "odpipe-workflows-s3"
+    assert env["AWS_ENDPOINT_URL"]["value"] == "http://minio:9000" and env["ODPIPE_MODELS_BUCKET"]["value"] == "models"
+    assert "replicas" not in serve["spec"], "the HPA owns the replica count"
+    assert named[("HorizontalPodAutoscaler", "odpipe-workflows-serve")]["spec"]["minReplicas"] == 2
+    assert named[("PodDisruptionBudget", "odpipe-workflows-serve")]["spec"]["minAvailable"] == 1
+    service = named[("Service", "odpipe-workflows-serve")]
+    assert service["spec"]["selector"] == serve["spec"]["selector"]["matchLabels"]
+    policy = named[("NetworkPolicy", "odpipe-workflows-serving")]
+    assert policy["spec"]["podSelector"]["matchLabels"] == serve["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
+    # the helm test pod may reach the serve port through the task pods' policy
+    tasks_policy = named[("NetworkPolicy", "odpipe-workflows-tasks")]
+    assert any(r.get("ports") == [{"protocol": "TCP", "port": 8080}] for r in tasks_policy["spec"]["egress"])
+    test = named[("Pod", "odpipe-workflows-test-serve")]
+    assert test["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert test["spec"]["containers"][0]["args"][:3] == ["check-serve", "--url", "http://odpipe-workflows-serve:8080"]
+    triton = named[("Deployment", "odpipe-workflows-triton")]["spec"]["template"]["spec"]
+    t = triton["containers"][0]
+    assert t["command"] == ["tritonserver"] and t["image"] == "nvcr.io/nvidia/tritonserver:25.10-py3"
+    assert "--model-repository=s3://http://minio:9000/models" in t["args"]
+    assert t["resources"]["limits"]["nvidia.com/gpu"] == 1 and triton["nodeSelector"]
+    assert {e["name"] for e in t["env"]} >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+    # digest and global registry, as for the task images
+    docs = render(
+        WORKFLOWS,
+        WORKFLOWS / "ci/serving-values.yaml",
+        sets=("global.imageRegistry=registry.local:5000", "serving.image.digest=sha256:" + "a" * 64),
+    )
+    serve = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-serve"))
+    image = serve["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "registry.local:5000/odpipe/serve@sha256:" + "a" * 64

@@ -109,3 +109,24 @@ def test_pipeline_parameters_match_the_steps(templates: dict[str, dict[str, Any]
     for task in contract.TASKS:
         steps |= {p["name"] for p in _step(templates, task)["inputs"].get("parameters", [])}
     assert top == steps
+
+
+def test_serving_and_its_helm_test_pass_flags_the_cli_has() -> None:
+    docs = render(WORKFLOWS, WORKFLOWS / "ci" / "serving-values.yaml")
+    containers = [
+        c
+        for d in docs
+        if d["kind"] in ("Deployment", "Pod")
+        for c in (d["spec"]["template"]["spec"] if d["kind"] == "Deployment" else d["spec"])["containers"]
+        if c.get("command") == ["odpipe"] and c["args"][0] in ("serve", "check-serve")
+    ]
+    assert {c["args"][0] for c in containers} == {"serve", "check-serve"}
+    for container in containers:
+        task = container["args"][0]
+        flags = {opt for p in _command(task).params for opt in p.opts}
+        for flag in (a for a in container["args"][1:] if a.startswith("--")):
+            assert flag in flags, f"the chart passes {flag}, which `odpipe {task}` lacks"
+        for env in container.get("env", []):
+            assert env["name"] in BOTO_ENV | {contract.ENV_MODELS_BUCKET}, (
+                f"{task}: env {env['name']} is read by nothing"
+            )

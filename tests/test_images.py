@@ -71,3 +71,23 @@ def test_build_script_explains_a_missing_engine() -> None:
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no container engine available" in proc.stderr and "tools/start-dockerd.sh" in proc.stderr
+
+
+def test_serve_image_builds_like_the_others_without_torch() -> None:
+    exe = Path(sys.executable).parent / "hadolint"
+    path = IMAGES / "serve" / "Dockerfile"
+    proc = subprocess.run(
+        [str(exe), "--failure-threshold", "info", str(path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = path.read_text()
+    uid = VALUES["workflow"]["podSecurityContext"]["runAsUser"]
+    gid = VALUES["workflow"]["podSecurityContext"]["runAsGroup"]
+    assert re.search(rf"^USER {uid}:{gid}$", text, re.M)
+    assert 'ENTRYPOINT ["odpipe"]' in text and 'CMD ["serve", "--help"]' in text
+    assert set(re.findall(r"tasks\[(\w+)\]", text)) == {"serve"}
+    assert "-c /opt/odpipe-build/constraints.txt" in text and ". /opt/odpipe-build/pip-env.sh" in text
+    assert VALUES["serving"]["image"]["repository"] == "odpipe/serve"
+    assert "images/serve/Dockerfile" in (REPO / "tools/build-images.sh").read_text()
+    extras = re.search(r"^serve = \[(.*?)\]", (REPO / "tasks/pyproject.toml").read_text(), re.M | re.S)
+    assert extras and "torch" not in extras.group(1) and "ultralytics" not in extras.group(1)

@@ -1,0 +1,25 @@
+"""`/v2/models/<name>/versions/<v>/...` onto the registry key of that version.
+
+kserve 0.21 registers the versioned routes but answers them 501; each loaded version is registered in
+kserve's registry as `<name>@<v>` (see model.version_key), and this rewrites the path to it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_VERSIONED = re.compile(r"^/v2/models/(?P<name>[^/@]+)/versions/(?P<version>[^/]+)(?P<rest>/ready|/infer)?/?$")
+
+
+class VersionRouteMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            match = _VERSIONED.match(scope["path"])
+            if match:
+                path = f"/v2/models/{match['name']}@{match['version']}{match['rest'] or ''}"
+                scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
