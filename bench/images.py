@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TASKS = ("prepare", "train", "export-deploy")
+TASKS = ("prepare", "train", "export-deploy", "serve")
 
 SIZES = r"""
 import json, importlib.metadata as md, os, re

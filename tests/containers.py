@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-IMAGE_TASKS = ("prepare", "train", "export-deploy")
+IMAGE_TASKS = ("prepare", "train", "export-deploy", "serve")
 
 
 def engine() -> Any:

@@ -83,7 +83,8 @@ def test_synthetic_pipeline_publishes_v1_from_the_images(images: dict[str, str],
     assert "engine docker" in out and f"model: s3://models/shapes/1/{MODEL}" in out
     assert {f"shapes/1/{MODEL}", f"shapes/1/{MODEL_CARD}", "shapes/config.pbtxt"} <= set(_objects(state, "models"))
     by_image = {attrs["Config"]["Image"]: attrs for attrs in inspector.seen.values()}
-    assert set(by_image) == set(images.values()), f"saw containers of {sorted(by_image)}"
+    tasks = {images[t] for t in ("prepare", "train", "export-deploy")}
+    assert set(by_image) == tasks, f"saw containers of {sorted(by_image)}"
     for image, attrs in by_image.items():
         host = attrs["HostConfig"]
         assert attrs["Config"]["User"] == f"{UID}:{UID}", image
@@ -94,6 +95,37 @@ def test_synthetic_pipeline_publishes_v1_from_the_images(images: dict[str, str],
     # every step's files on the datasets volume belong to the task user (the kubelet's fsGroup)
     owners = {p.stat().st_uid for p in (state / DATA_SUBDIR / "datasets").rglob("*")}
     assert owners == {UID}
+    _serve_image_answers(images["serve"], state)
+
+
+def _serve_image_answers(image: str, state: Path) -> None:
+    """The serve image, read-only as uid 10001, serves the model just published over the v2 API."""
+    import time
+
+    from odpipe.local.pipeline import _credentials
+    from odpipe.local.s3server import S3Server
+    from odpipe.serve.demo import detect_once, validation_image
+    from odpipe.serve.launch import free_port, http_status
+
+    port = free_port("127.0.0.1")
+    with S3Server(state / "s3", _credentials(state / "s3")) as server:
+        container = engine().containers.run(
+            image, ["serve", "--model-name", "shapes", "--host", "127.0.0.1", "--port", str(port)],
+            environment=server.env(), network_mode="host", user=f"{UID}:{UID}", read_only=True,
+            tmpfs={"/tmp": "size=64m,mode=1777"}, cap_drop=["ALL"], security_opt=["no-new-privileges:true"],
+            labels={OWNER_LABEL: str(os.getpid())}, detach=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while http_status(f"http://127.0.0.1:{port}/v2/health/ready") != 200:
+                container.reload()
+                assert container.status == "running" and time.monotonic() < deadline, container.logs().decode()
+                time.sleep(1)
+            answer = detect_once(f"127.0.0.1:{port}", "shapes", validation_image(state / DATA_SUBDIR, None))
+        finally:
+            container.remove(force=True)
+    assert answer["version"] == "1" and answer["metadata"]["name"] == "shapes"
+    assert len(answer["scores"]) == len(answer["category_ids"]) == len(answer["boxes"])
 
 
 PROBE = r"""

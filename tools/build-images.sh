@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the task images with docker, podman or buildah (whichever works), all tagged with one version:
 # the odpipe package's.
-#   tools/build-images.sh [TASK ...]        (default: prepare train export-deploy)
+#   tools/build-images.sh [IMAGE ...]       (default: prepare train export-deploy serve)
 # Settings (environment):
 #   REGISTRY        image name prefix (ghcr.io/odpipe)
 #   VARIANT         cpu (default) or cuda, for train and export-deploy
@@ -24,7 +24,7 @@ revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 registry=${REGISTRY:-ghcr.io/odpipe}
 variant=${VARIANT:-cpu}
 tasks=("$@")
-[ ${#tasks[@]} -gt 0 ] || tasks=(prepare train export-deploy)
+[ ${#tasks[@]} -gt 0 ] || tasks=(prepare train export-deploy serve)
 python=${PYTHON:-python3}
 
 engine=""
