@@ -13,7 +13,6 @@ import psutil
 import pytest
 from botocore.config import Config
 from conftest import shared_testdata
-from odpipe.local.retry import retry_allowed
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -194,15 +193,6 @@ def test_bccd_subset_end_to_end(tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert "model: s3://models/bccd/1/model.onnx" in out
-
-
-def test_retry_expression_subset() -> None:
-    expr = 'lastRetry.exitCode not in ["2", "4"]'
-    assert retry_allowed(expr, 137, "Failed") and not retry_allowed(expr, 2, "Failed")
-    assert retry_allowed(None, 2, "Failed")
-    assert not retry_allowed('lastRetry.status == "Error" || lastRetry.exitCode == "1"', 3, "Failed")
-    with pytest.raises(Exception, match="outside the supported subset"):
-        retry_allowed("__import__('os').system('x')", 1, "Failed")
 
 
 def test_sigkill_of_the_runner_leaves_nothing_behind_and_resume_works(tmp_path: Path) -> None:
