@@ -110,3 +110,7 @@ for task in "${tasks[@]}"; do
     echo "${task}=${ref}"; echo "${task}_build_seconds=${seconds}"; } > ".build/images.env.$$"
   mv ".build/images.env.$$" .build/images.env
 done
+# a rebuilt tag leaves the previous image dangling (GBs for the torch images): drop ours, only ours
+if [ "$engine" != buildah ]; then
+  $engine image prune -f --filter "label=org.opencontainers.image.source" --filter "dangling=true" >/dev/null || true
+fi
