@@ -112,5 +112,5 @@ for task in "${tasks[@]}"; do
 done
 # a rebuilt tag leaves the previous image dangling (GBs for the torch images): drop ours, only ours
 if [ "$engine" != buildah ]; then
-  $engine image prune -f --filter "label=org.opencontainers.image.source" --filter "dangling=true" >/dev/null || true
+  $engine image prune -f --filter "label=io.odpipe.task" --filter "dangling=true" >/dev/null || true
 fi
