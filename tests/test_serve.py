@@ -3,10 +3,14 @@ published; every call goes through tritonclient's HTTP client."""
 
 from __future__ import annotations
 
+import ast
+import json
 import multiprocessing
 import os
 import queue
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -160,7 +164,7 @@ def test_health_metadata_and_infer_match_export_decode(server: ServeProcess, pub
     meta = client.get_model_metadata(NAME)
     assert meta["name"] == NAME and meta["versions"] == ["1"] and meta["platform"] == "onnxruntime_onnx"
     assert {i["name"]: i["datatype"] for i in meta["inputs"]} == {"image": "BYTES", "images": "FP32"}
-    assert [o["name"] for o in meta["outputs"]] == ["boxes", "scores", "category_ids", "num_detections"]
+    assert [o["name"] for o in meta["outputs"]] == ["boxes", "scores", "category_ids", "num_detections", "output0"]
     assert client.get_model_metadata(NAME, "1")["versions"] == ["1"]
 
     compared = 0
@@ -190,6 +194,59 @@ def test_health_metadata_and_infer_match_export_decode(server: ServeProcess, pub
     np.testing.assert_allclose(_detections(batch, 1)[1], single[1], atol=1e-5)
     default = _infer(client, NAME, [_image_input(two[0])])
     assert int(default.as_numpy("num_detections")[0]) <= int(batch.as_numpy("num_detections")[0])
+
+
+# Triton's own ModelConfig proto; in a child, since kserve's v2 gRPC protos clash with tritonclient.grpc's.
+_PARSE_PBTXT = """
+import json, sys
+from google.protobuf import json_format, text_format
+from tritonclient.grpc import model_config_pb2
+message = text_format.Parse(sys.stdin.read(), model_config_pb2.ModelConfig())
+print(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True)))
+"""
+
+
+def test_triton_config_equals_the_repository_config_pbtxt(server: ServeProcess, published: Published) -> None:
+    text = published.storage().get_bytes(published.bucket, f"{NAME}/config.pbtxt").decode()
+    child = subprocess.run(
+        [sys.executable, "-c", _PARSE_PBTXT], input=text, capture_output=True, text=True, check=True
+    )
+    parsed = json.loads(child.stdout)
+    for tensor in parsed["input"] + parsed["output"]:
+        tensor["dims"] = [int(d) for d in tensor["dims"]]  # protobuf's JSON writes int64 as strings
+    client = httpclient.InferenceServerClient(server.url)
+    assert client.get_model_config(NAME) == parsed == client.get_model_config(NAME, "1")
+    assert parsed["input"][0]["name"] == "images" and parsed["output"][0]["name"] == "output0"
+    names = ast.literal_eval(ast.literal_eval(parsed["parameters"]["metadata"]["string_value"])["names"])
+    card = published.repository().card(NAME, 1)
+    assert names == {c["index"]: c["name"] for c in card["classes"]}
+    assert _status(lambda: client.get_model_config("nope"))[0] == "404"
+
+
+def test_ultralytics_triton_client_runs_unchanged(server: ServeProcess, published: Published) -> None:
+    """Ultralytics' Triton client (`YOLO("http://host:port/<model>")`, ultralytics/utils/triton.py), a
+    tritonclient program written by others for Triton, unchanged: it reads the config, sends the tensor,
+    takes the raw output and decodes it with Ultralytics' own NMS. Its boxes equal export-deploy's decode."""
+    from odpipe.ultralytics_env import prepare_offline
+
+    prepare_offline()
+    from ultralytics import YOLO
+
+    card = published.repository().card(NAME, 1)
+    model = YOLO(f"http://{server.url}/{NAME}", task="detect")
+    by_name = {c["name"]: c["coco_id"] for c in card["classes"]}
+    compared = 0
+    for path in published.images()[:4]:
+        imgsz = card["export"]["imgsz"]
+        result = model.predict(str(path), imgsz=imgsz, conf=0.001, iou=0.45, max_det=100, verbose=False)[0]
+        ref_boxes, ref_scores, ref_ids, _ = _reference(published, path, conf=0.001, iou=0.45)
+        order = np.argsort(-result.boxes.conf.numpy(), kind="stable")
+        np.testing.assert_allclose(result.boxes.conf.numpy()[order], ref_scores, atol=1e-4)
+        np.testing.assert_allclose(result.boxes.xyxy.numpy()[order], ref_boxes, atol=0.05)
+        ids = [by_name[result.names[int(c)]] for c in result.boxes.cls.numpy()[order]]
+        assert ids == ref_ids.tolist()
+        compared += len(ids)
+    assert compared > 0, "the tiny model found nothing at confidence 0.001; the comparison compared nothing"
 
 
 def _status(call: Any) -> tuple[str, str]:
@@ -266,6 +323,16 @@ def test_bad_input_is_a_4xx_naming_it_and_the_server_stays_up(server: ServeProce
         ),
         ("version not a number", lambda: _infer(client, NAME, [_image_input(good)], model_version="x"), ("404", "'x'")),
         ("metadata of an unknown model", lambda: client.get_model_metadata("nope"), ("404", "nope")),
+        (
+            "unknown output",
+            lambda: client.infer(NAME, [_image_input(good)], outputs=[httpclient.InferRequestedOutput("logits")]),
+            ("400", "unknown output 'logits'", "output0"),
+        ),
+        (
+            "raw output for image bytes",
+            lambda: client.infer(NAME, [_image_input(good)], outputs=[httpclient.InferRequestedOutput("output0")]),
+            ("400", "output0", "'images' tensor input only"),
+        ),
     ]
     for label, call, expected in cases:
         status, message = _status(call)

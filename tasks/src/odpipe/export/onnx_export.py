@@ -11,6 +11,7 @@ from typing import Any
 from odpipe.atomic import replacing
 from odpipe.errors import OdpipeError
 from odpipe.export.graph_passes import optimize_for_onnxruntime
+from odpipe.triton_config import ultralytics_metadata
 
 
 @dataclass
@@ -24,6 +25,7 @@ class ExportResult:
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
     graph_passes: dict[str, int]
+    metadata: dict[str, str]  # Ultralytics' (names, stride, imgsz, task...), for Triton clients
 
 
 def _io(values: Any) -> list[dict[str, Any]]:
@@ -86,6 +88,7 @@ def export_onnx(
             _io(model.graph.input),
             _io(model.graph.output),
             passes,
+            ultralytics_metadata({p.key: p.value for p in model.metadata_props}),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -29,9 +29,6 @@ CLAIM = "claim.json"
 CONFIG = "config.pbtxt"
 MAX_CLAIM_TRIES = 20
 
-_TRITON_TYPES = {1: "TYPE_FP32", 10: "TYPE_FP16", 7: "TYPE_INT64", 6: "TYPE_INT32", 2: "TYPE_UINT8"}
-
-
 def check_name(name: str) -> str:
     if not NAME_RE.match(name) or name in (".", ".."):
         raise InputError(
@@ -39,28 +36,6 @@ def check_name(name: str) -> str:
             f"must start with a letter or digit; at most 64 characters)"
         )
     return name
-
-
-def config_pbtxt(
-    name: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], dynamic: bool, max_batch_size: int
-) -> str:
-    """Triton model configuration. With a dynamic batch the batch dimension is implicit (max_batch_size)."""
-
-    def tensors(kind: str, items: list[dict[str, Any]]) -> str:
-        blocks = []
-        for t in items:
-            dims = t["dims"][1:] if dynamic else t["dims"]
-            blocks.append(
-                f'  {{\n    name: "{t["name"]}"\n    data_type: {_TRITON_TYPES.get(t["elem_type"], "TYPE_FP32")}\n'
-                f"    dims: [ {', '.join(str(d) for d in dims)} ]\n  }}"
-            )
-        return f"{kind} [\n" + ",\n".join(blocks) + "\n]\n"
-
-    return (
-        f'name: "{name}"\nplatform: "onnxruntime_onnx"\nmax_batch_size: {max_batch_size if dynamic else 0}\n'
-        + tensors("input", inputs)
-        + tensors("output", outputs)
-    )
 
 
 @dataclass

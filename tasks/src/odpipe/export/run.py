@@ -246,6 +246,7 @@ def _card(
             "graph_passes": exported.graph_passes,
             "inputs": exported.inputs,
             "outputs": exported.outputs,
+            "metadata": exported.metadata,
         },
         training={k: inputs.metrics.get(k) for k in ("params", "epochs_done", "run_id", "device", "wall_time_s")},
         gate={
@@ -269,11 +270,10 @@ def _publish(
     checked: Checked,
     started: float,
 ) -> ExportOutcome:
-    from odpipe.export.repository import config_pbtxt
+    from odpipe.triton_config import model_config, to_pbtxt
 
-    exported = checked.exported
     owner = {"workflow_name": opts.workflow_name, "workflow_uid": opts.workflow_uid, "host": os.uname().nodename}
-    config = config_pbtxt(name, exported.inputs, exported.outputs, opts.dynamic, opts.max_batch_size)
+    config = to_pbtxt(model_config(name, card))
     published = repo.publish(name, model_path, card, config, owner, sha256=card[model_card.SHA256])
     card = repo.card(name, published.version)
     write_json(layout.output(contract.MODEL_CARD), card)

@@ -78,11 +78,22 @@ class Detector:
             out.append(Detections(boxes.astype(np.float32), scores.astype(np.float32), self._to_coco(cls)))
         return out
 
+    @property
+    def output_names(self) -> list[str]:
+        """The graph's own outputs (Ultralytics: `output0`, N x (4 + classes) x anchors)."""
+        return [o.name for o in self.session.get_outputs()]
+
     def detect_tensor(self, tensor: np.ndarray, thresholds: Thresholds) -> list[Detections]:
         """The exported input (N x 3 x H x W, RGB in [0, 1]) -> detections in the tensor's pixels."""
-        raw = self._run_batch(tensor)
+        return self.decode_raw(self.raw(tensor), thresholds)
+
+    def raw(self, tensor: np.ndarray) -> np.ndarray:
+        """The model's raw prediction for the exported input, as Triton would answer it."""
+        return self._run_batch(tensor)
+
+    def decode_raw(self, raw: np.ndarray, thresholds: Thresholds) -> list[Detections]:
         out = []
-        for i in range(len(tensor)):
+        for i in range(len(raw)):
             boxes, scores, cls = decode(
                 raw[i], conf=thresholds.confidence, iou=thresholds.iou, max_det=thresholds.max_detections
             )

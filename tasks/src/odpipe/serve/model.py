@@ -12,6 +12,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from odpipe.serve import images, request
 from odpipe.serve.detector import Detections, Detector, Thresholds
+from odpipe.triton_config import model_config
 
 
 def version_key(name: str, version: int) -> str:
@@ -45,7 +46,15 @@ class DetectorModel(Model):
         return request.INPUTS_METADATA
 
     def get_output_types(self) -> list[dict[str, Any]]:
-        return request.OUTPUTS_METADATA
+        raw = [
+            {"name": t["name"], "datatype": "FP32", "shape": list(t["dims"])}
+            for t in self.card.get("export", {}).get("outputs", [])
+        ]
+        return request.OUTPUTS_METADATA + raw
+
+    def triton_config(self) -> dict[str, Any]:
+        """What Triton answers on /v2/models/<name>/config for this version (see odpipe.triton_config)."""
+        return model_config(self.model_name, self.card)
 
     async def predict(  # type: ignore[override]
         self, payload: InferRequest, headers: dict[str, str] | None = None, response_headers: Any = None
@@ -55,35 +64,8 @@ class DetectorModel(Model):
         parsed = request.parse(
             payload, max_batch=self.max_batch, default=self.default, static_side=self.detector._static_side()
         )
-        results = await asyncio.get_running_loop().run_in_executor(None, self._detect, parsed)
-        return self._response(payload, results)
-
-    def _detect(self, parsed: request.Parsed) -> list[Detections]:
-        if parsed.tensor is not None:
-            return self.detector.detect_tensor(parsed.tensor, parsed.thresholds)
-        decoded = []
-        for i, data in enumerate(parsed.encoded or []):
-            try:
-                decoded.append(images.decode(data))
-            except images.BadImage as exc:
-                raise InvalidInput(f"input '{request.IMAGE}'[{i}]: {exc}") from exc
-        return self.detector.detect_images(decoded, parsed.thresholds)
-
-    def _response(self, payload: InferRequest, results: list[Detections]) -> InferResponse:
-        batch, most = len(results), max((len(r.scores) for r in results), default=0)
-        boxes = np.zeros((batch, most, 4), dtype=np.float32)
-        scores = np.zeros((batch, most), dtype=np.float32)
-        ids = np.full((batch, most), -1, dtype=np.int64)  # padding where an item has fewer detections
-        for i, r in enumerate(results):
-            k = len(r.scores)
-            boxes[i, :k], scores[i, :k], ids[i, :k] = r.boxes, r.scores, r.category_ids
-        counts = np.asarray([len(r.scores) for r in results], dtype=np.int64)
-        outputs = [
-            InferOutput("boxes", list(boxes.shape), "FP32", boxes),
-            InferOutput("scores", list(scores.shape), "FP32", scores),
-            InferOutput("category_ids", list(ids.shape), "INT64", ids),
-            InferOutput("num_detections", list(counts.shape), "INT64", counts),
-        ]
+        wanted = request.wanted(payload, parsed, self.detector.output_names)
+        outputs = await asyncio.get_running_loop().run_in_executor(None, self._outputs, parsed, wanted)
         return InferResponse(
             response_id=payload.id or "",
             model_name=self.model_name,
@@ -92,3 +74,38 @@ class DetectorModel(Model):
             use_binary_outputs=payload.use_binary_outputs,
             requested_outputs=payload.request_outputs,
         )
+
+    def _outputs(self, parsed: request.Parsed, wanted: request.Wanted) -> list[InferOutput]:
+        if parsed.tensor is None:
+            return _detection_outputs(self.detector.detect_images(self._decoded(parsed), parsed.thresholds))
+        raw = self.detector.raw(parsed.tensor)
+        outputs = [InferOutput(n, list(raw.shape), "FP32", raw) for n in wanted.raw]
+        if wanted.detections:
+            outputs += _detection_outputs(self.detector.decode_raw(raw, parsed.thresholds))
+        return outputs
+
+    def _decoded(self, parsed: request.Parsed) -> list[np.ndarray]:
+        decoded = []
+        for i, data in enumerate(parsed.encoded or []):
+            try:
+                decoded.append(images.decode(data))
+            except images.BadImage as exc:
+                raise InvalidInput(f"input '{request.IMAGE}'[{i}]: {exc}") from exc
+        return decoded
+
+
+def _detection_outputs(results: list[Detections]) -> list[InferOutput]:
+    batch, most = len(results), max((len(r.scores) for r in results), default=0)
+    boxes = np.zeros((batch, most, 4), dtype=np.float32)
+    scores = np.zeros((batch, most), dtype=np.float32)
+    ids = np.full((batch, most), -1, dtype=np.int64)  # padding where an item has fewer detections
+    for i, r in enumerate(results):
+        k = len(r.scores)
+        boxes[i, :k], scores[i, :k], ids[i, :k] = r.boxes, r.scores, r.category_ids
+    counts = np.asarray([len(r.scores) for r in results], dtype=np.int64)
+    return [
+        InferOutput("boxes", list(boxes.shape), "FP32", boxes),
+        InferOutput("scores", list(scores.shape), "FP32", scores),
+        InferOutput("category_ids", list(ids.shape), "INT64", ids),
+        InferOutput("num_detections", list(counts.shape), "INT64", counts),
+    ]

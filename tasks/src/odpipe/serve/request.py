@@ -2,7 +2,8 @@
 
 Inputs (one of): `image` BYTES [B] or [B, 1], one encoded JPEG/PNG per item; `images` FP32 [B, 3, H, W],
 the exported tensor (RGB in [0, 1], H and W multiples of 32). Parameters: `confidence`, `iou` (0..1),
-`max_detections` (1..300).
+`max_detections` (1..300). Outputs: the detections by default; the graph's raw output (`output0`), as
+Triton serving the same repository answers it, when a request for the `images` tensor names it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ OUTPUTS_METADATA = [
     {"name": "category_ids", "datatype": "INT64", "shape": [-1, -1]},
     {"name": "num_detections", "datatype": "INT64", "shape": [-1]},
 ]
+
+
+DETECTION_OUTPUTS = tuple(o["name"] for o in OUTPUTS_METADATA)
 
 
 @dataclass(frozen=True)
@@ -141,3 +145,24 @@ def parse(request: InferRequest, *, max_batch: int, default: Thresholds, static_
     if item.name == IMAGE:
         return Parsed(_encoded(item, max_batch), None, limits)
     return Parsed(None, _tensor(item, max_batch, static_side), limits)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    detections: bool
+    raw: list[str]  # the graph outputs asked for by name
+
+
+def wanted(request: InferRequest, parsed: Parsed, raw_names: list[str]) -> Wanted:
+    """Which outputs to compute: no `outputs` in the request means the detections."""
+    names = [o.name for o in request.request_outputs or []]
+    unknown = [n for n in names if n not in DETECTION_OUTPUTS and n not in raw_names]
+    if unknown:
+        raise InvalidInput(
+            f"unknown output {unknown[0]!r}: this model answers {', '.join(DETECTION_OUTPUTS)}, "
+            f"or its raw output {', '.join(raw_names)} for the '{IMAGES}' tensor"
+        )
+    raw = [n for n in names if n in raw_names]
+    if raw and parsed.tensor is None:
+        raise InvalidInput(f"output {raw[0]!r}: the raw output is answered for the '{IMAGES}' tensor input only")
+    return Wanted(detections=not names or any(n in DETECTION_OUTPUTS for n in names), raw=raw)

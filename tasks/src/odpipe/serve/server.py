@@ -27,7 +27,7 @@ from odpipe.serve.detector import Thresholds
 from odpipe.serve.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware
 from odpipe.serve.metrics import MetricsMiddleware
 from odpipe.serve.policy import VersionPolicy
-from odpipe.serve.routes import VersionRouteMiddleware
+from odpipe.serve.routes import VersionRouteMiddleware, install_config_route
 from odpipe.serve.watcher import RepositoryWatcher, WatcherOptions
 from odpipe.storage import Buckets, Storage
 
@@ -104,6 +104,7 @@ def build(options: ServeOptions, storage: Storage | None = None) -> tuple[Any, R
     from kserve.model_server import app
 
     errors.install(app)
+    install_config_route(app, dataplane)
 
     # Starlette wraps later additions around earlier ones: metrics outermost, sees every answer.
     app.add_middleware(VersionRouteMiddleware)
