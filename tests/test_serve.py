@@ -4,13 +4,10 @@ published; every call goes through tritonclient's HTTP client."""
 from __future__ import annotations
 
 import ast
-import json
 import multiprocessing
 import os
 import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -30,6 +27,7 @@ from odpipe.local.s3server import S3Server  # noqa: E402
 from odpipe.serve.launch import ServeProcess, http_status  # noqa: E402
 from odpipe.storage import Storage  # noqa: E402
 from test_export_deploy import _cli  # noqa: E402
+from triton_proto import parse_config_pbtxt  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
 NAME = "shapes"
@@ -196,24 +194,9 @@ def test_health_metadata_and_infer_match_export_decode(server: ServeProcess, pub
     assert int(default.as_numpy("num_detections")[0]) <= int(batch.as_numpy("num_detections")[0])
 
 
-# Triton's own ModelConfig proto; in a child, since kserve's v2 gRPC protos clash with tritonclient.grpc's.
-_PARSE_PBTXT = """
-import json, sys
-from google.protobuf import json_format, text_format
-from tritonclient.grpc import model_config_pb2
-message = text_format.Parse(sys.stdin.read(), model_config_pb2.ModelConfig())
-print(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True)))
-"""
-
-
 def test_triton_config_equals_the_repository_config_pbtxt(server: ServeProcess, published: Published) -> None:
     text = published.storage().get_bytes(published.bucket, f"{NAME}/config.pbtxt").decode()
-    child = subprocess.run(
-        [sys.executable, "-c", _PARSE_PBTXT], input=text, capture_output=True, text=True, check=True
-    )
-    parsed = json.loads(child.stdout)
-    for tensor in parsed["input"] + parsed["output"]:
-        tensor["dims"] = [int(d) for d in tensor["dims"]]  # protobuf's JSON writes int64 as strings
+    parsed = parse_config_pbtxt(text)
     client = httpclient.InferenceServerClient(server.url)
     assert client.get_model_config(NAME) == parsed == client.get_model_config(NAME, "1")
     assert parsed["input"][0]["name"] == "images" and parsed["output"][0]["name"] == "output0"
