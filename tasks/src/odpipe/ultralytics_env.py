@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 OFFLINE_ENV = {
@@ -57,6 +60,23 @@ def seed_fonts(dest: Path) -> None:
     for name in FONTS:
         if not (dest / name).exists():
             shutil.copyfile(source, dest / name)
+
+
+@contextmanager
+def without_training_albumentations() -> Iterator[None]:
+    """Ultralytics adds Blur, MedianBlur, ToGray and CLAHE (p=0.01 each) to training wherever
+    albumentations happens to be importable. odpipe's augmentation is prepare's, explicit and seeded, and
+    albumentations is prepare's dependency, not train's: the import is blocked while training, so a run
+    trains the same in the train image, as a local process and in any virtual environment."""
+    saved = sys.modules.get("albumentations")
+    sys.modules["albumentations"] = None  # type: ignore[assignment]  # `import albumentations` raises ImportError
+    try:
+        yield
+    finally:
+        if saved is None:
+            del sys.modules["albumentations"]
+        else:
+            sys.modules["albumentations"] = saved
 
 
 def import_ultralytics():  # type: ignore[no-untyped-def]

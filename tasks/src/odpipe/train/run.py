@@ -20,6 +20,7 @@ from odpipe.jsonfile import read_json_object, write_json
 from odpipe.storage import sha256_file
 from odpipe.train.params import TrainParams, check_extra, resolve_device
 from odpipe.train.resume import Start, decide_start, describe_difference
+from odpipe.ultralytics_env import without_training_albumentations
 from odpipe.yolo_checkpoint import check_checkpoint
 
 PARAMS_FILE = "odpipe-train.json"
@@ -262,7 +263,7 @@ def _fit(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | N
         f"dataset {ds.dataset_id}, device {device}, {params.epochs} epochs",
         markup=False,
     )
-    with progress("train", params.epochs - done) as advance:
+    with progress("train", params.epochs - done) as advance, without_training_albumentations():
         if resume:
             from ultralytics import YOLO
 
