@@ -202,3 +202,17 @@ def test_oom_kill_is_reported_as_argo_does_and_retried(images: dict[str, str], t
     state = json.loads(next((tmp_path / "state/runs").glob("*/state.json")).read_text())
     prepare = state["results"]["prepare"]
     assert (prepare["reason"], prepare["exit_code"], prepare["attempts"]) == ("OOMKilled", 137, 3)
+
+
+# What each torch image leaves out to stay within 10% of torch's closure (bench/images.py measures it).
+_ABSENT = {"train": ["albumentations", "scipy"], "export-deploy": ["albumentations", "scipy", "polars"]}
+
+
+@pytest.mark.parametrize("task", sorted(_ABSENT))
+def test_torch_images_leave_out_what_their_task_never_imports(images: dict[str, str], task: str) -> None:
+    probe = "import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if u.find_spec(m)])"
+    out = engine().containers.run(
+        images[task], ["-c", probe, *_ABSENT[task], "ultralytics", "torch"], entrypoint="python",
+        network_mode="none", remove=True, user="10001:10001", read_only=True,
+    )
+    assert out.decode().split() == ["ultralytics", "torch"]
