@@ -186,7 +186,7 @@ def run_train(
     train_time = time.monotonic() - started
     if not run.best.exists():
         raise InputError(f"run {run.run_id}: training ended without {run.best}")
-    metrics = evaluate_weights(run.best, ds, params.imgsz, device)
+    metrics, detections, detail = evaluate_weights(run.best, ds, params.imgsz, device)
     eval_time = time.monotonic() - started - train_time
     metrics.update(
         {
@@ -205,6 +205,7 @@ def run_train(
         }
     )
     _write_outputs(layout, run.best, run.ultra, metrics)
+    _write_evaluation_report(layout, metrics, detections, detail, ds, run.results_csv)
     return TrainResult(run.dir, metrics, start is not Start.FRESH)
 
 
@@ -290,15 +291,31 @@ def _fit(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | N
         )
 
 
-def evaluate_weights(weights: Path, ds: Dataset, imgsz: int, device: str) -> dict[str, Any]:
+def evaluate_weights(weights: Path, ds: Dataset, imgsz: int, device: str) -> tuple[dict[str, Any], list, Any]:
+    """COCO metrics of the weights on the val split, the detections scored and COCOeval's detail."""
     from ultralytics import YOLO
 
-    from odpipe.coco.evaluate import evaluate
+    from odpipe.coco.evaluate import evaluate_detailed
     from odpipe.train.predict import predict_coco
 
     model = YOLO(str(weights))
     detections = predict_coco(model, ds.val_coco, ds.val_images, ds.classes, imgsz=imgsz, device=device)
-    return evaluate(ds.val_coco, detections)
+    metrics, detail = evaluate_detailed(ds.val_coco, detections)
+    return metrics, detections, detail
+
+
+def _write_evaluation_report(
+    layout: Layout, metrics: dict[str, Any], detections: list, detail: Any, ds: Dataset, results_csv: Path
+) -> None:
+    """evaluation-report.html (never fails the step; a failure is a note in it and a warning here)."""
+    from odpipe.reports.evaluation import TITLE, evaluation_report
+    from odpipe.reports.write import write_report
+
+    def make() -> str:
+        gt = read_json_object(ds.val_coco, "val COCO instances")
+        return evaluation_report(metrics, detail, gt, detections, results_csv, ds.val_images)
+
+    write_report(layout.output(contract.EVALUATION_REPORT), TITLE, make)
 
 
 def _write_outputs(layout: Layout, best: Path, ultra_dir: Path, metrics: dict[str, Any]) -> None:
