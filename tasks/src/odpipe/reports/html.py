@@ -27,11 +27,12 @@ def data_uri(data: bytes, mime: str) -> str:
 
 
 def fmt(value: Any, digits: int = 4) -> str:
-    """Numbers as a report shows them (tests compare these strings with the JSON artifacts)."""
+    """Numbers as a report shows them (tests compare these strings with the JSON artifacts); tiny
+    values (tensor differences) in scientific notation so they do not read as zero."""
     if isinstance(value, bool) or value is None:
         return "-" if value is None else str(value).lower()
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return f"{value:.3e}" if 0 < abs(value) < 10**-digits * 10 else f"{value:.{digits}f}"
     return str(value)
 
 

@@ -77,7 +77,12 @@ def _parity(page: Page, card: dict[str, Any]) -> None:
         add_plot(
             page,
             "PyTorch vs ONNX",
-            bars(names, {"PyTorch": [r[1] for r in rows], "ONNX": [r[2] for r in rows]}, "value", "COCO metrics"),
+            bars(
+                names,
+                {"PyTorch": [max(r[1], 0.0) for r in rows], "ONNX": [max(r[2], 0.0) for r in rows]},
+                "value",
+                "COCO metrics (-1, undefined, drawn as 0)",
+            ),
         )
     gate = _get(card, "parity", "map50_95") or {}
     tensor = _get(card, "parity", "tensor") or {}
