@@ -16,8 +16,10 @@ import subprocess
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
+from odpipe.reports.html import fmt
 
 REPO = Path(__file__).resolve().parents[1]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -164,3 +166,56 @@ def check_report(path: Path, tmp: Path, name: str, min_images: int) -> Parsed:
 def column(parsed: Parsed, table: str, key: int = 0, value: int = 1) -> dict[str, str]:
     rows = parsed.tables[table][1:]  # after the header
     return {r[key]: r[value] for r in rows}
+
+
+def check_dataset_report(path: Path, manifest: dict[str, Any], findings: dict[str, Any], tmp: Path, name: str) -> None:
+    """dataset-report.html: the checks every report passes, and its numbers equal dataset.json's and
+    report.json's."""
+    splits = manifest["splits"]
+    parsed = check_report(path, tmp, name, min_images=3 + min(6, splits["val"]["images"]))
+    rows = {r[0]: r[1:] for r in parsed.tables["splits-table"][1:]}
+    for split, c in splits.items():
+        assert rows[split] == [fmt(c["images"]), fmt(c["boxes"]), fmt(c.get("crowd", 0)), fmt(c["background"])]
+    classes = parsed.tables["classes-table"]
+    assert classes[0][3:] == list(splits)
+    for row, cls in zip(classes[1:], manifest["classes"], strict=True):
+        assert row[:3] == [fmt(cls["index"]), cls["name"], fmt(cls["coco_id"])]
+        assert row[3:] == [fmt(splits[s]["per_class"][cls["name"]]) for s in splits]
+    for row in parsed.tables["sizes-table"][1:]:  # small + medium + large = every box of the split
+        assert sum(int(v) for v in row[1:]) == splits[row[0]]["boxes"]
+    shown = column(parsed, "findings-table", 1, 2) if findings["findings"] else {}
+    assert shown == {f["code"]: fmt(f["count"]) for f in findings["findings"]}
+
+
+def check_evaluation_report(path: Path, metrics: dict[str, Any], tmp: Path, name: str) -> Parsed:
+    """evaluation-report.html: the checks every report passes, and its numbers equal metrics.json's.
+    Images: AP bars, 2 PR plots (when there are detections), confusion, 2 training plots, one pair."""
+    plots = 1 + (2 if metrics["detections"] else 0) + 1 + 2 + 2
+    parsed = check_report(path, tmp, name, min_images=plots)
+    assert column(parsed, "stats-table") == {k: fmt(v) for k, v in metrics["stats"].items()}
+    assert column(parsed, "per-class-table", 0, 2) == {cid: fmt(c["AP"]) for cid, c in metrics["per_class"].items()}
+    return parsed
+
+
+def check_model_report(path: Path, card: dict[str, Any], previous: dict[str, Any] | None, tmp: Path, name: str) -> None:
+    """model-report.html: the checks every report passes, and its numbers equal model-card.json's."""
+    parsed = check_report(path, tmp, name, min_images=2)
+    facts = column(parsed, "card-table")
+    assert facts["version"] == fmt(card["version"]) and facts["sha256"] == card["sha256"]
+    assert facts["dataset id"] == card["dataset_id"]
+    train, onnx = card["metrics"]["train"], card["metrics"]["onnx"]
+    for row in parsed.tables["parity-table"][1:]:
+        assert row[1:] == [fmt(train[row[0]]), fmt(onnx[row[0]]), fmt(onnx[row[0]] - train[row[0]])]
+    assert len(parsed.tables["parity-table"]) == 1 + len(onnx)
+    tensor = column(parsed, "tensor-table")
+    assert tensor["max |box| difference (px)"] == fmt(card["parity"]["tensor"]["max_abs_box"])
+    assert tensor["max |score| difference"] == fmt(card["parity"]["tensor"]["max_abs_score"])
+    assert tensor["mAP50-95 delta (ONNX - PyTorch)"] == fmt(card["parity"]["map50_95"]["delta"])
+    latency = column(parsed, "latency-table")
+    assert latency == {k: fmt(v) for k, v in card["latency"].items() if not isinstance(v, dict | list)}
+    if previous is None:
+        assert "previous-table" not in parsed.tables
+    else:
+        rows = column(parsed, "previous-table")
+        before = previous["metrics"]["onnx"]
+        assert rows == {k: fmt(before[k]) for k in onnx if k in before}
