@@ -116,9 +116,9 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     assert s3.get_bytes(bucket, "shapes/1/model-report.html") == (outputs / "model-report.html").read_bytes()
     tmp = trained / "report-checks"
     tmp.mkdir(exist_ok=True)
-    check_model_report(outputs / "model-report.html", card, None, tmp, "model-synthetic")
+    check_model_report(outputs / "model-report.html", card, None, tmp, "model-export-deploy")
     metrics = json.loads((outputs / "metrics.json").read_text())
-    check_evaluation_report(outputs / "evaluation-report.html", metrics, tmp, "evaluation-synthetic-trained")
+    check_evaluation_report(outputs / "evaluation-report.html", metrics, tmp, "evaluation-export-deploy")
 
     # quality gate: a threshold the tiny model cannot reach, then "must beat the deployed version"
     code, out = _cli(trained, "export-deploy", "--model-name", "shapes", "--min-map50-95", "0.99")
@@ -136,7 +136,7 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     second = json.loads((outputs / "model-card.json").read_text())
     stored = tmp / "model-report-2.html"
     stored.write_bytes(s3.get_bytes(bucket, "shapes/2/model-report.html"))
-    check_model_report(stored, second, card, tmp, "model-synthetic-v2")
+    check_model_report(stored, second, card, tmp, "model-export-deploy-v2")
 
 
 def _publish_many(env: dict[str, str], bucket: str, model: str, n: int, barrier: object, out: object) -> None:

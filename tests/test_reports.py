@@ -46,7 +46,7 @@ def test_dataset_report_of_prepare(prepared: Path, tmp_path: Path) -> None:
     manifest = json.loads((outputs / contract.DATASET_MANIFEST).read_text())
     findings = json.loads((outputs / contract.REPORT).read_text())
     assert findings["findings"], "the synthetic set's ids 1..3 give a category-non-contiguous finding"
-    check_dataset_report(outputs / contract.DATASET_REPORT, manifest, findings, tmp_path, "dataset-synthetic")
+    check_dataset_report(outputs / contract.DATASET_REPORT, manifest, findings, tmp_path, "dataset-unit")
 
 
 def _val(prepared: Path) -> tuple[dict[str, Any], Path]:
@@ -84,7 +84,7 @@ def test_evaluation_report_numbers_and_curves(prepared: Path, tmp_path: Path) ->
     page = tmp_path / contract.EVALUATION_REPORT
     page.write_text(evaluation_report(metrics, detail, gt, detections, csv, images))
     # stats, AP per class, 2 PR plots, confusion, 2 training plots, 2 images per worst image
-    parsed = check_evaluation_report(page, metrics, tmp_path, "evaluation-synthetic")
+    parsed = check_evaluation_report(page, metrics, tmp_path, "evaluation-unit")
     confusion = parsed.tables["confusion-table"]
     assert sum(int(r[-1]) for r in confusion[1:-1]) == missed  # truth found as nothing
     off_diagonal = sum(int(v) for i, r in enumerate(confusion[1:-1]) for j, v in enumerate(r[1:-1]) if i != j)

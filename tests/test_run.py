@@ -77,12 +77,12 @@ def check_run_reports(out: str, run_dir: Path, tmp: Path, name: str) -> None:
     prep, train, export = side["dataset-report"], side["evaluation-report"], side["model-report"]
     findings = json.loads((prep / "report.json").read_text())
     check_dataset_report(
-        listed["dataset-report"], json.loads((prep / "dataset.json").read_text()), findings, tmp, f"dataset-{name}"
+        listed["dataset-report"], json.loads((prep / "dataset.json").read_text()), findings, tmp, f"run-dataset-{name}"
     )
     metrics = json.loads((train / "metrics.json").read_text())
-    check_evaluation_report(listed["evaluation-report"], metrics, tmp, f"evaluation-{name}")
+    check_evaluation_report(listed["evaluation-report"], metrics, tmp, f"run-evaluation-{name}")
     card = json.loads((export / "model-card.json").read_text())
-    check_model_report(listed["model-report"], card, None, tmp, f"model-{name}")
+    check_model_report(listed["model-report"], card, None, tmp, f"run-model-{name}")
 
 
 def test_synthetic_end_to_end_follows_argo_layout(tmp_path: Path) -> None:

@@ -14,8 +14,18 @@ from odpipe.reports.html import Page
 Draw = Callable[[Any], None]  # receives a matplotlib Figure
 
 
-def figure_png(draw: Draw, size: tuple[float, float] = (7.0, 4.0)) -> bytes:
+def _matplotlib_env() -> None:
+    """Agg, and a writable config/cache folder under the scratch dir (the task images' root is read-only)."""
+    from odpipe.ultralytics_env import scratch_dir
+
     os.environ.setdefault("MPLBACKEND", "Agg")
+    if not os.environ.get("MPLCONFIGDIR"):
+        os.environ["MPLCONFIGDIR"] = str(scratch_dir() / "matplotlib")
+    os.makedirs(os.environ["MPLCONFIGDIR"], exist_ok=True)
+
+
+def figure_png(draw: Draw, size: tuple[float, float] = (7.0, 4.0)) -> bytes:
+    _matplotlib_env()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
