@@ -181,6 +181,11 @@ def check_dataset_report(path: Path, manifest: dict[str, Any], findings: dict[st
     for row, cls in zip(classes[1:], manifest["classes"], strict=True):
         assert row[:3] == [fmt(cls["index"]), cls["name"], fmt(cls["coco_id"])]
         assert row[3:] == [fmt(splits[s]["per_class"][cls["name"]]) for s in splits]
+    images = {r[0]: r[2:] for r in parsed.tables["class-images-table"][1:]}
+    for index, cls in enumerate(manifest["classes"]):  # a class's images: at least 1 per box, at most its boxes
+        for split, shown in zip(splits, images[cls["name"]], strict=True):
+            boxes = splits[split]["per_class"][cls["name"]]
+            assert min(boxes, 1) <= int(shown) <= min(boxes, splits[split]["images"]), (index, split)
     for row in parsed.tables["sizes-table"][1:]:  # small + medium + large = every box of the split
         assert sum(int(v) for v in row[1:]) == splits[row[0]]["boxes"]
     shown = column(parsed, "findings-table", 1, 2) if findings["findings"] else {}

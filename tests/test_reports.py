@@ -14,6 +14,7 @@ from helpers import odpipe
 from odpipe import contract, model_card
 from odpipe.coco.evaluate import evaluate_detailed
 from odpipe.reports.html import fmt
+from odpipe.storage import Storage
 from report_check import (
     check_dataset_report,
     check_evaluation_report,
@@ -172,3 +173,33 @@ def test_the_browser_check_catches_console_errors(tmp_path: Path) -> None:
     assert any("Uncaught Error: boom" in line for line in console), console
     assert parse(page.read_text()).errors  # and unclosed elements are caught by the parser
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_publish_stores_the_report_between_model_and_card(s3: Storage, tmp_path: Path) -> None:
+    """The report is rendered from the final card (with its version) after the model is stored and
+    before the card; a report that fails to render or store leaves a complete version without it."""
+    import os
+
+    from odpipe.export.repository import ModelRepository
+
+    bucket = os.environ["ODPIPE_MODELS_BUCKET"]
+    repo = ModelRepository(s3, bucket)
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"not really onnx")
+    seen: dict[str, Any] = {}
+
+    def report(card: dict[str, Any]) -> str:
+        seen["version"] = card["version"]
+        seen["files"] = repo.versions("m").get(card["version"], set())
+        return "<!DOCTYPE html><html><head><title>r</title></head><body>ok</body></html>"
+
+    first = repo.publish("m", model, {"x": 1}, 'name: "m"\n', {}, report=report)
+    assert seen == {"version": 1, "files": {"claim.json", contract.MODEL}}  # model there, card not yet
+    assert s3.get_bytes(bucket, f"m/1/{contract.MODEL_REPORT}").endswith(b"ok</body></html>")
+
+    def broken(card: dict[str, Any]) -> str:
+        raise RuntimeError("cannot draw")
+
+    second = repo.publish("m", model, {"x": 2}, 'name: "m"\n', {}, report=broken)
+    assert (first.version, second.version) == (1, 2) and repo.deployed("m") == [1, 2]
+    assert repo.versions("m")[2] == {"claim.json", contract.MODEL, contract.MODEL_CARD}

@@ -41,6 +41,7 @@ def dataset_report(
     def build(page: Page) -> None:
         page.text(f"dataset {manifest['dataset_id']}", cls="meta")
         _counts(page, manifest)
+        _images_per_class(page, manifest, splits)
         _sizes(page, manifest, splits)
         _findings(page, findings)
         _samples(page, splits, root)
@@ -62,6 +63,19 @@ def _counts(page: Page, manifest: dict[str, Any]) -> None:
     page.table(["index", "class", "COCO id", *counts], rows, ident="classes-table")
     series = {s: [counts[s]["per_class"].get(n, 0) for n in names] for s in counts}
     add_plot(page, "boxes per class and split", bars(names, series, "boxes", "boxes per class"))
+
+
+def _images_per_class(page: Page, manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> None:
+    page.heading("Images per class (images holding at least one box of the class)", "class-images")
+    holding = {
+        split: {
+            int(cid): len({int(a["image_id"]) for a in _boxes(doc) if a["category_id"] == cid})
+            for cid in {c["coco_id"] for c in manifest["classes"]}
+        }
+        for split, doc in splits.items()
+    }
+    rows = [[c["name"], c["coco_id"], *(holding[s][int(c["coco_id"])] for s in splits)] for c in manifest["classes"]]
+    page.table(["class", "COCO id", *splits], rows, ident="class-images-table")
 
 
 def _sizes(page: Page, manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> None:
