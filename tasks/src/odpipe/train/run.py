@@ -8,7 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from odpipe import __version__, contract
 from odpipe.atomic import copy_file
@@ -21,6 +21,9 @@ from odpipe.storage import sha256_file
 from odpipe.train.params import TrainParams, check_extra, resolve_device
 from odpipe.train.resume import Start, decide_start, describe_difference
 from odpipe.yolo_checkpoint import check_checkpoint
+
+if TYPE_CHECKING:
+    from odpipe.coco.evaluate import EvalDetail
 
 PARAMS_FILE = "odpipe-train.json"
 COMPLETE_MARKER = "COMPLETE"
@@ -291,7 +294,9 @@ def _fit(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | N
         )
 
 
-def evaluate_weights(weights: Path, ds: Dataset, imgsz: int, device: str) -> tuple[dict[str, Any], list, Any]:
+def evaluate_weights(
+    weights: Path, ds: Dataset, imgsz: int, device: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], EvalDetail | None]:
     """COCO metrics of the weights on the val split, the detections scored and COCOeval's detail."""
     from ultralytics import YOLO
 
@@ -305,7 +310,12 @@ def evaluate_weights(weights: Path, ds: Dataset, imgsz: int, device: str) -> tup
 
 
 def _write_evaluation_report(
-    layout: Layout, metrics: dict[str, Any], detections: list, detail: Any, ds: Dataset, results_csv: Path
+    layout: Layout,
+    metrics: dict[str, Any],
+    detections: list[dict[str, Any]],
+    detail: EvalDetail | None,
+    ds: Dataset,
+    results_csv: Path,
 ) -> None:
     """evaluation-report.html (never fails the step; a failure is a note in it and a warning here)."""
     from odpipe.reports.evaluation import TITLE, evaluation_report
