@@ -158,6 +158,14 @@ def test_a_report_never_fails_its_step(prepared: Path, tmp_path: Path) -> None:
     assert "the report is incomplete" in html and not parse(html).errors
     assert "stats-table" in parse(html).tables  # what was built before the failure stays
 
+    from odpipe.reports.html import Page
+    from odpipe.reports.plots import add_plot, histograms
+
+    page = Page("t")
+    assert not add_plot(page, "areas", histograms({"train": ["not a number"]}, "area", "areas"))  # type: ignore[dict-item]
+    assert page.notes and "plot 'areas' could not be drawn: ValueError" in page.notes[0]
+    assert "<img" not in page.render()
+
     def broken() -> str:
         raise ValueError("no data")
 
