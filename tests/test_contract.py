@@ -53,6 +53,8 @@ def test_artifacts_follow_the_contract(templates: dict[str, dict[str, Any]], tas
         assert outputs[art.name]["path"] == contract.artifact_path_in_container("outputs", art.file)
         # single files travel as they are (readable in the bucket); directories as tgz
         assert ("none" in outputs[art.name].get("archive", {})) == (not art.directory)
+        # an optional output (the HTML reports) never fails the step when it is missing
+        assert bool(outputs[art.name].get("optional")) == art.optional, (task, art.name)
     params = {p["name"]: p["valueFrom"]["path"] for p in step["outputs"]["parameters"]}
     assert params == {p: contract.param_path_in_container(p) for p in spec.parameters}
     mounts = {m["mountPath"] for m in step["container"]["volumeMounts"]}
@@ -130,3 +132,13 @@ def test_serving_and_its_helm_test_pass_flags_the_cli_has() -> None:
             assert env["name"] in BOTO_ENV | {contract.ENV_MODELS_BUCKET}, (
                 f"{task}: env {env['name']} is read by nothing"
             )
+
+
+@pytest.mark.parametrize("task", sorted(contract.TASKS))
+def test_each_task_declares_one_html_report_stored_unarchived(templates: dict[str, dict[str, Any]], task: str) -> None:
+    reports = contract.reports(task)
+    assert len(reports) == 1 and reports[0].optional and not reports[0].directory
+    outputs = {a["name"]: a for a in _step(templates, task)["outputs"]["artifacts"]}
+    declared = outputs[reports[0].name]
+    assert declared["archive"] == {"none": {}}  # Argo's UI shows HTML artifacts only when stored as they are
+    assert declared["path"].endswith(".html")

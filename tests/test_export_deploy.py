@@ -16,6 +16,7 @@ import pytest
 from odpipe.export.repository import ModelRepository
 from odpipe.local.s3server import S3Server
 from odpipe.storage import Storage
+from report_check import check_evaluation_report, check_model_report
 
 
 def _cli(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -104,7 +105,20 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     assert 'platform: "onnxruntime_onnx"' in config and "max_batch_size: 8" in config
     assert "dims: [ 3, -1, -1 ]" in config and "dims: [ 7, -1 ]" in config
     before = _objects(s3, bucket)
-    assert before == ["shapes/1/claim.json", "shapes/1/model-card.json", "shapes/1/model.onnx", "shapes/config.pbtxt"]
+    assert before == [
+        "shapes/1/claim.json",
+        "shapes/1/model-card.json",
+        "shapes/1/model-report.html",
+        "shapes/1/model.onnx",
+        "shapes/config.pbtxt",
+    ]
+    # the report beside the model is the step's report artifact; train's report shows metrics.json
+    assert s3.get_bytes(bucket, "shapes/1/model-report.html") == (outputs / "model-report.html").read_bytes()
+    tmp = trained / "report-checks"
+    tmp.mkdir(exist_ok=True)
+    check_model_report(outputs / "model-report.html", card, None, tmp, "model-export-deploy")
+    metrics = json.loads((outputs / "metrics.json").read_text())
+    check_evaluation_report(outputs / "evaluation-report.html", metrics, tmp, "evaluation-export-deploy")
 
     # quality gate: a threshold the tiny model cannot reach, then "must beat the deployed version"
     code, out = _cli(trained, "export-deploy", "--model-name", "shapes", "--min-map50-95", "0.99")
@@ -118,6 +132,11 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     assert code == 0 and "published shapes version 2" in out
     assert s3.get_bytes(bucket, "shapes/1/model.onnx") == model
     assert ModelRepository(s3, bucket).deployed("shapes") == [1, 2]
+    # its report compares it with version 1, deployed on the same dataset
+    second = json.loads((outputs / "model-card.json").read_text())
+    stored = tmp / "model-report-2.html"
+    stored.write_bytes(s3.get_bytes(bucket, "shapes/2/model-report.html"))
+    check_model_report(stored, second, card, tmp, "model-export-deploy-v2")
 
 
 def _publish_many(env: dict[str, str], bucket: str, model: str, n: int, barrier: object, out: object) -> None:

@@ -13,6 +13,7 @@ import psutil
 import pytest
 from botocore.config import Config
 from conftest import shared_testdata
+from report_check import check_dataset_report, check_evaluation_report, check_model_report
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -61,6 +62,29 @@ def _objects(state: Path, bucket: str) -> list[str]:
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
 
+def check_run_reports(out: str, run_dir: Path, tmp: Path, name: str) -> None:
+    """The three reports `odpipe run` lists: where it says, and showing the run's JSON artifacts' numbers."""
+    from odpipe.local.pipeline import run_reports
+
+    listed = {}
+    for art in ("dataset-report", "evaluation-report", "model-report"):
+        line = next((ln for ln in out.splitlines() if ln.strip().startswith(f"{art}: ")), None)
+        assert line is not None, f"odpipe run does not list {art}:\n{out[-3000:]}"
+        listed[art] = Path(line.split(": ", 1)[1].strip())
+        assert listed[art].is_file()
+    assert listed == run_reports(run_dir)
+    side = {art: path.parent for art, path in listed.items()}
+    prep, train, export = side["dataset-report"], side["evaluation-report"], side["model-report"]
+    findings = json.loads((prep / "report.json").read_text())
+    check_dataset_report(
+        listed["dataset-report"], json.loads((prep / "dataset.json").read_text()), findings, tmp, f"run-dataset-{name}"
+    )
+    metrics = json.loads((train / "metrics.json").read_text())
+    check_evaluation_report(listed["evaluation-report"], metrics, tmp, f"run-evaluation-{name}")
+    card = json.loads((export / "model-card.json").read_text())
+    check_model_report(listed["model-report"], card, None, tmp, f"run-model-{name}")
+
+
 def test_synthetic_end_to_end_follows_argo_layout(tmp_path: Path) -> None:
     from odpipe.synthetic import make_dataset
 
@@ -93,14 +117,20 @@ def test_synthetic_end_to_end_follows_argo_layout(tmp_path: Path) -> None:
     # Argo's executor layout: keyFormat {{workflow.name}}/{{pod.name}}, `archive: none` files under their
     # own name, directories as <artifact>.tgz, and the archived main.log
     for task, files in {
-        "prepare": ["dataset.json", "report.json", "main.log"],
-        "train": ["best.pt", "metrics.json", "run.tgz", "main.log"],
-        "export-deploy": ["model.onnx", "model-card.json", "main.log"],
+        "prepare": ["dataset.json", "report.json", "dataset-report.html", "main.log"],
+        "train": ["best.pt", "metrics.json", "run.tgz", "evaluation-report.html", "main.log"],
+        "export-deploy": ["model.onnx", "model-card.json", "model-report.html", "main.log"],
     }.items():
         for f in files:
             assert f"{wf}/{pods[task]}/{f}" in keys, (task, f, keys)
     assert all(k.startswith(f"{wf}/") for k in keys)
-    assert {"shapes/1/model.onnx", "shapes/1/model-card.json", "shapes/config.pbtxt"} <= set(_objects(state, "models"))
+    assert {
+        "shapes/1/model.onnx",
+        "shapes/1/model-card.json",
+        "shapes/1/model-report.html",
+        "shapes/config.pbtxt",
+    } <= set(_objects(state, "models"))
+    check_run_reports(out, run_dir, tmp_path, "synthetic")
     # a second run reuses the prepared dataset and publishes version 2, int8 through the chart's parameter
     code, out = _run(
         state,
@@ -193,6 +223,7 @@ def test_bccd_subset_end_to_end(tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert "model: s3://models/bccd/1/model.onnx" in out
+    check_run_reports(out, next((tmp_path / "state" / "runs").iterdir()), tmp_path, "bccd")
 
 
 def test_sigkill_of_the_runner_leaves_nothing_behind_and_resume_works(tmp_path: Path) -> None:

@@ -491,7 +491,8 @@ def demo(
     ] = True,
 ) -> None:
     """Generate a small synthetic COCO set (coloured shapes, nothing downloaded), run the whole pipeline,
-    then put the published model live with `odpipe serve` and send it one validation image."""
+    then put the published model live with `odpipe serve` and send it one validation image; ends with the
+    paths of the HTML reports (dataset, evaluation, model)."""
     from odpipe import contract
     from odpipe.console import console
     from odpipe.synthetic import make_dataset
@@ -528,6 +529,11 @@ def demo(
             serve_demo(state_dir, "shapes")
         except OdpipeError as exc:
             _fail(exc)
+    from odpipe.local.pipeline import latest_run, print_reports
+
+    last = latest_run(state_dir.resolve())
+    if last is not None:
+        print_reports(last)
 
 
 @app.command()

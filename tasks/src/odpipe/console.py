@@ -19,6 +19,11 @@ def info(message: str) -> None:
     console.print(message, markup=False) if not console.is_terminal else console.print(message)
 
 
+def warn(message: str) -> None:
+    """A warning line in the log (something degraded, the step goes on)."""
+    console.print(f"WARNING {message}", markup=False)
+
+
 @contextlib.contextmanager
 def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A progress bar on a TTY; in a log, one line at the start and one at the end."""

@@ -34,6 +34,10 @@ METRICS = "metrics.json"
 RUN_DIR = "run"
 MODEL = "model.onnx"
 MODEL_CARD = "model-card.json"
+# HTML reports (self-contained pages Argo's UI shows; optional outputs: a report never fails its step).
+DATASET_REPORT = "dataset-report.html"
+EVALUATION_REPORT = "evaluation-report.html"
+MODEL_REPORT = "model-report.html"  # also stored beside the model: <name>/<version>/model-report.html
 
 # Output parameter names.
 PARAM_DATASET_ID = "dataset-id"
@@ -77,7 +81,11 @@ TASKS: dict[str, TaskContract] = {
     "prepare": TaskContract(
         name="prepare",
         inputs=(Artifact("annotations", ANNOTATIONS),),
-        outputs=(Artifact("dataset", DATASET_MANIFEST), Artifact("report", REPORT)),
+        outputs=(
+            Artifact("dataset", DATASET_MANIFEST),
+            Artifact("report", REPORT),
+            Artifact("dataset-report", DATASET_REPORT, optional=True),
+        ),
         parameters=(PARAM_DATASET_ID,),
     ),
     "train": TaskContract(
@@ -87,6 +95,7 @@ TASKS: dict[str, TaskContract] = {
             Artifact("weights", BEST_WEIGHTS),
             Artifact("metrics", METRICS),
             Artifact("run", RUN_DIR, directory=True),
+            Artifact("evaluation-report", EVALUATION_REPORT, optional=True),
         ),
         parameters=(PARAM_MAP,),
     ),
@@ -97,10 +106,19 @@ TASKS: dict[str, TaskContract] = {
             Artifact("dataset", DATASET_MANIFEST),
             Artifact("metrics", METRICS),
         ),
-        outputs=(Artifact("model", MODEL), Artifact("model-card", MODEL_CARD)),
+        outputs=(
+            Artifact("model", MODEL),
+            Artifact("model-card", MODEL_CARD),
+            Artifact("model-report", MODEL_REPORT, optional=True),
+        ),
         parameters=(PARAM_MODEL_VERSION,),
     ),
 }
+
+
+def reports(task: str) -> tuple[Artifact, ...]:
+    """The HTML report artifacts a task writes."""
+    return tuple(a for a in TASKS[task].outputs if a.file.endswith(".html"))
 
 
 def root() -> Path:

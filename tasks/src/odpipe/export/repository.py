@@ -3,6 +3,7 @@
     <name>/config.pbtxt
     <name>/<version>/model.onnx
     <name>/<version>/model-card.json
+    <name>/<version>/model-report.html   (written before the card; a version may lack it)
 
 Versions are integers, claimed with a conditional PUT (If-None-Match: *) of `<name>/<version>/claim.json`,
 so two concurrent publishes of one name get two versions and a written version is never overwritten.
@@ -16,11 +17,13 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from odpipe import contract, model_card
+from odpipe.console import warn
 from odpipe.errors import InputError, PublishConflict, StorageError
 from odpipe.storage import S3Uri, Storage
 
@@ -97,13 +100,18 @@ class ModelRepository:
         config: str,
         owner: dict[str, Any],
         sha256: str | None = None,
+        report: Callable[[dict[str, Any]], str] | None = None,
     ) -> Published:
+        """Upload the model, then its report (``report`` renders it from the final card), then the card."""
         version = self.claim(name, owner)
         prefix = f"{name}/{version}"
         model_key = f"{prefix}/{contract.MODEL}"
+        report_key = f"{prefix}/{contract.MODEL_REPORT}"
         try:
             self.storage.upload_file(model, self.bucket, model_key, sha256=sha256)
             card = {**card, model_card.NAME: name, model_card.VERSION: version, model_card.URI: self._uri(model_key)}
+            if report is not None:
+                self._put_report(report_key, card, report)
             body = json.dumps(card, indent=2).encode()
             if not self.storage.put_bytes(
                 self.bucket,
@@ -117,11 +125,20 @@ class ModelRepository:
         except BaseException:
             # Leave no model without a card behind (Triton would load it); the claim stays, so the
             # version number is not reused.
-            with contextlib.suppress(StorageError):
-                self.storage.delete(self.bucket, model_key)
+            for key in (model_key, report_key):
+                with contextlib.suppress(StorageError):
+                    self.storage.delete(self.bucket, key)
             raise
         card_path = f"{prefix}/{contract.MODEL_CARD}"
         return Published(name, version, self._uri(model_key), self._uri(card_path), self._uri(f"{name}/{CONFIG}"))
+
+    def _put_report(self, key: str, card: dict[str, Any], report: Callable[[dict[str, Any]], str]) -> None:
+        """The HTML report beside the model; a failure warns and publishes without it (readers must
+        tolerate a version without a report, never one without its card)."""
+        try:
+            self.storage.put_bytes(self.bucket, key, report(card).encode(), content_type="text/html; charset=utf-8")
+        except Exception as exc:
+            warn(f"model report not stored at {self._uri(key)}: {type(exc).__name__}: {exc}")
 
     def _uri(self, key: str) -> str:
         return str(S3Uri(self.bucket, key))

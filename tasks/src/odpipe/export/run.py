@@ -71,6 +71,7 @@ class Checked:
     onnx_metrics: dict[str, Any]
     latency: dict[str, Any]
     imgsz: int
+    onnx_detections: list[dict[str, Any]]  # the published model's, on the val split (for the report)
 
     def measured(self, torch_ap: float) -> Measured:
         onnx_ap = float(self.onnx_metrics["stats"]["AP"])
@@ -110,7 +111,7 @@ def run_export(
     if problems:
         raise GateFailed(f"quality gate failed for model {inputs.name}; nothing published:\n  " + "\n  ".join(problems))
     card = _card(opts, inputs, checked, torch_ap, deployed, sha256_file(model_path))
-    return _publish(opts, layout, repo, inputs.name, model_path, card, checked, started)
+    return _publish(opts, layout, repo, inputs.name, model_path, card, checked, started, inputs.dataset)
 
 
 def _read_inputs(
@@ -156,7 +157,7 @@ def _export_and_measure(opts: ExportOptions, inputs: ExportInputs, model_path: P
             quantization["float32_map50_95"] = _onnx_metrics(fp32_path, ds, imgsz)["stats"]["AP"]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    onnx_metrics = _onnx_metrics(model_path, ds, imgsz)
+    onnx_metrics, onnx_detections = _onnx_eval(model_path, ds, imgsz)
     torch_ap, onnx_ap = float(inputs.metrics["stats"]["AP"]), onnx_metrics["stats"]["AP"]
     console.print(
         f"COCO mAP50-95 on val: PyTorch {torch_ap:.4f}, ONNX {opts.precision} {onnx_ap:.4f} "
@@ -169,7 +170,7 @@ def _export_and_measure(opts: ExportOptions, inputs: ExportInputs, model_path: P
         f"PyTorch {lat['pytorch_ms']} ms (ratio {lat['ratio']})",
         markup=False,
     )
-    return Checked(exported, quantization, tensors, onnx_metrics, lat, imgsz)
+    return Checked(exported, quantization, tensors, onnx_metrics, lat, imgsz, onnx_detections)
 
 
 def _val_paths(ds: Dataset) -> list[Path]:
@@ -195,10 +196,16 @@ def _tensor_parity(opts: ExportOptions, inputs: ExportInputs, fp32_path: Path, i
 
 def _onnx_metrics(model: Path, ds: Dataset, imgsz: int) -> dict[str, Any]:
     """COCO metrics of an ONNX model on the val split, through onnxruntime."""
+    return _onnx_eval(model, ds, imgsz)[0]
+
+
+def _onnx_eval(model: Path, ds: Dataset, imgsz: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """COCO metrics of an ONNX model on the val split and the detections they score."""
     from odpipe.coco.evaluate import evaluate
     from odpipe.export.inference import OnnxDetector, predict_coco_onnx
 
-    return evaluate(ds.val_coco, predict_coco_onnx(OnnxDetector(model), ds.val_coco, ds.val_images, ds.classes, imgsz))
+    detections = predict_coco_onnx(OnnxDetector(model), ds.val_coco, ds.val_images, ds.classes, imgsz)
+    return evaluate(ds.val_coco, detections), detections
 
 
 def _deployed(repo: Any, inputs: ExportInputs) -> Deployed | None:
@@ -269,14 +276,18 @@ def _publish(
     card: dict[str, Any],
     checked: Checked,
     started: float,
+    dataset: Dataset,
 ) -> ExportOutcome:
+    from odpipe.export.report import ModelReport
     from odpipe.triton_config import model_config, to_pbtxt
 
     owner = {"workflow_name": opts.workflow_name, "workflow_uid": opts.workflow_uid, "host": os.uname().nodename}
     config = to_pbtxt(model_config(name, card))
-    published = repo.publish(name, model_path, card, config, owner, sha256=card[model_card.SHA256])
+    report = ModelReport(repo, name, dataset, checked.onnx_detections)
+    published = repo.publish(name, model_path, card, config, owner, sha256=card[model_card.SHA256], report=report)
     card = repo.card(name, published.version)
     write_json(layout.output(contract.MODEL_CARD), card)
+    report.write_output(layout.output(contract.MODEL_REPORT), card)
     layout.write_param(contract.PARAM_MODEL_VERSION, str(published.version))
     console.print(
         f"published {name} version {published.version}: {published.model_uri} ({time.monotonic() - started:.1f}s)",

@@ -25,6 +25,7 @@ from odpipe.contract import (
     ENV_MODELS_BUCKET,
     MODEL,
     MODEL_CARD,
+    MODEL_REPORT,
     PARAM_DATASET_ID,
     PARAM_MAP,
     PARAM_MODEL_VERSION,
@@ -315,6 +316,7 @@ def print_summary(summary: RunSummary) -> None:
     ]
     if summary.model_uri():
         rows.append(("model card", summary.model_uri().replace(MODEL, MODEL_CARD)))  # type: ignore[union-attr]
+        rows.append(("model report", summary.model_uri().replace(MODEL, MODEL_REPORT)))  # type: ignore[union-attr]
     train = summary.results.get("train")
     if train and "metrics" in train.artifacts:
         rows.append(("metrics", f"s3://{summary.buckets['artifacts']}/{train.artifacts['metrics']}"))
@@ -331,3 +333,31 @@ def print_summary(summary: RunSummary) -> None:
     for k, v in rows:
         if v:
             console.print(f"{k:>22}: {v}", markup=False)
+    print_reports(summary.state_dir / "runs" / summary.workflow)
+
+
+def run_reports(run_dir: Path) -> dict[str, Path]:
+    """The HTML reports the run's steps wrote (artifact name -> local file), in pipeline order."""
+    from odpipe import contract
+
+    out: dict[str, Path] = {}
+    for task in contract.TASKS:
+        for art in contract.reports(task):
+            found = sorted(run_dir.glob(f"pods/*{task}*/artifacts/outputs/{art.file}"), key=lambda p: p.stat().st_mtime)
+            if found:
+                out[art.name] = found[-1].resolve()
+    return out
+
+
+def latest_run(state_dir: Path) -> Path | None:
+    runs = [p.parent for p in (state_dir / "runs").glob("*/state.json")]
+    return max(runs, key=lambda p: (p / "state.json").stat().st_mtime) if runs else None
+
+
+def print_reports(run_dir: Path) -> None:
+    """The reports' local paths (open them in a browser; the same files are in the artifacts bucket)."""
+    reports = run_reports(run_dir)
+    if reports:
+        console.print("reports (open in a browser):", markup=False)
+    for name, path in reports.items():
+        console.print(f"{name:>22}: {path}", markup=False)

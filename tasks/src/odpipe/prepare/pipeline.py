@@ -177,8 +177,29 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
         )
         manifest = _build(plan, opts)
     write_manifest(layout.output(contract.DATASET_MANIFEST), manifest)
+    _write_dataset_report(layout, manifest, report, images, validated.categories, final)
     layout.write_param(contract.PARAM_DATASET_ID, ds_id)
     return PrepareResult(ds_id, final, reused, manifest, report)
+
+
+def _write_dataset_report(
+    layout: Layout,
+    manifest: dict[str, Any],
+    report: Report,
+    images: list[ImageRecord],
+    categories: list[Category],
+    dataset_dir: Path,
+) -> None:
+    """dataset-report.html (never fails the step; a failure is a note in it and a warning here)."""
+    from odpipe.reports.dataset import TITLE, dataset_report
+    from odpipe.reports.write import write_report
+
+    def make() -> str:
+        present = [s for s in SPLITS if any(r.split == s for r in images)]
+        splits = {s: coco_for_split(images, categories, s) for s in present}
+        return dataset_report(manifest, report.to_dict(), splits, dataset_dir)
+
+    write_report(layout.output(contract.DATASET_REPORT), TITLE, make)
 
 
 def _needs_s3(opts: PrepareOptions) -> bool:

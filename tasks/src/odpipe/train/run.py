@@ -8,7 +8,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from odpipe import __version__, contract
 from odpipe.atomic import copy_file
@@ -22,6 +22,9 @@ from odpipe.train.params import TrainParams, check_extra, resolve_device
 from odpipe.train.resume import Start, decide_start, describe_difference
 from odpipe.ultralytics_env import without_training_albumentations
 from odpipe.yolo_checkpoint import check_checkpoint
+
+if TYPE_CHECKING:
+    from odpipe.coco.evaluate import EvalDetail
 
 PARAMS_FILE = "odpipe-train.json"
 COMPLETE_MARKER = "COMPLETE"
@@ -187,7 +190,7 @@ def run_train(
     train_time = time.monotonic() - started
     if not run.best.exists():
         raise InputError(f"run {run.run_id}: training ended without {run.best}")
-    metrics = evaluate_weights(run.best, ds, params.imgsz, device)
+    metrics, detections, detail = evaluate_weights(run.best, ds, params.imgsz, device)
     eval_time = time.monotonic() - started - train_time
     metrics.update(
         {
@@ -206,6 +209,7 @@ def run_train(
         }
     )
     _write_outputs(layout, run.best, run.ultra, metrics)
+    _write_evaluation_report(layout, metrics, detections, detail, ds, run.results_csv)
     return TrainResult(run.dir, metrics, start is not Start.FRESH)
 
 
@@ -291,15 +295,38 @@ def _fit(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | N
         )
 
 
-def evaluate_weights(weights: Path, ds: Dataset, imgsz: int, device: str) -> dict[str, Any]:
+def evaluate_weights(
+    weights: Path, ds: Dataset, imgsz: int, device: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], EvalDetail | None]:
+    """COCO metrics of the weights on the val split, the detections scored and COCOeval's detail."""
     from ultralytics import YOLO
 
-    from odpipe.coco.evaluate import evaluate
+    from odpipe.coco.evaluate import evaluate_detailed
     from odpipe.train.predict import predict_coco
 
     model = YOLO(str(weights))
     detections = predict_coco(model, ds.val_coco, ds.val_images, ds.classes, imgsz=imgsz, device=device)
-    return evaluate(ds.val_coco, detections)
+    metrics, detail = evaluate_detailed(ds.val_coco, detections)
+    return metrics, detections, detail
+
+
+def _write_evaluation_report(
+    layout: Layout,
+    metrics: dict[str, Any],
+    detections: list[dict[str, Any]],
+    detail: EvalDetail | None,
+    ds: Dataset,
+    results_csv: Path,
+) -> None:
+    """evaluation-report.html (never fails the step; a failure is a note in it and a warning here)."""
+    from odpipe.reports.evaluation import TITLE, evaluation_report
+    from odpipe.reports.write import write_report
+
+    def make() -> str:
+        gt = read_json_object(ds.val_coco, "val COCO instances")
+        return evaluation_report(metrics, detail, gt, detections, results_csv, ds.val_images)
+
+    write_report(layout.output(contract.EVALUATION_REPORT), TITLE, make)
 
 
 def _write_outputs(layout: Layout, best: Path, ultra_dir: Path, metrics: dict[str, Any]) -> None:

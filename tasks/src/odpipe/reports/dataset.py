@@ -1,0 +1,125 @@
+"""dataset-report.html (prepare): what the prepared dataset holds, from its manifest, the COCO
+instances of each split and the validation report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from odpipe.reports.html import Page
+from odpipe.reports.images import TRUTH, Drawn, add_image
+from odpipe.reports.plots import add_plot, bars, histograms
+from odpipe.reports.write import render_report
+
+TITLE = "odpipe dataset report"
+SAMPLES = 6
+# COCO's area ranges (pycocotools' areaRng): small < 32², medium < 96², large above.
+SMALL, MEDIUM = 32**2, 96**2
+
+
+def size_class(area: float) -> str:
+    return "small" if area < SMALL else "medium" if area < MEDIUM else "large"
+
+
+def sample_images(doc: dict[str, Any], n: int = SAMPLES) -> list[dict[str, Any]]:
+    """The images a report shows for a split: those with boxes first, by file name (the dataset and the
+    model report show the same ones)."""
+    with_boxes = {int(a["image_id"]) for a in doc.get("annotations", [])}
+    return sorted(doc.get("images", []), key=lambda i: (int(i["id"]) not in with_boxes, i["file_name"]))[:n]
+
+
+def _boxes(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in doc.get("annotations", []) if not a.get("iscrowd")]
+
+
+def dataset_report(
+    manifest: dict[str, Any], findings: dict[str, Any], splits: dict[str, dict[str, Any]], root: Path
+) -> str:
+    """The page. ``splits``: split name -> COCO instances of that split (file names under
+    ``root/images/<split>``); ``findings``: report.json."""
+
+    def build(page: Page) -> None:
+        page.text(f"dataset {manifest['dataset_id']}", cls="meta")
+        _counts(page, manifest)
+        _images_per_class(page, manifest, splits)
+        _sizes(page, manifest, splits)
+        _findings(page, findings)
+        _samples(page, splits, root)
+
+    return render_report(TITLE, build)
+
+
+def _counts(page: Page, manifest: dict[str, Any]) -> None:
+    counts: dict[str, Any] = manifest["splits"]
+    page.heading("Images and boxes per split", "splits")
+    rows = [[s, c["images"], c["boxes"], c.get("crowd", 0), c["background"]] for s, c in counts.items()]
+    page.table(["split", "images", "boxes", "crowd", "background"], rows, ident="splits-table")
+    page.heading("Boxes per class", "classes")
+    names = [c["name"] for c in manifest["classes"]]
+    rows = [
+        [c["index"], c["name"], c["coco_id"], *(counts[s]["per_class"].get(c["name"], 0) for s in counts)]
+        for c in manifest["classes"]
+    ]
+    page.table(["index", "class", "COCO id", *counts], rows, ident="classes-table")
+    series = {s: [counts[s]["per_class"].get(n, 0) for n in names] for s in counts}
+    add_plot(page, "boxes per class and split", bars(names, series, "boxes", "boxes per class"))
+
+
+def _images_per_class(page: Page, manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> None:
+    page.heading("Images per class (images holding at least one box of the class)", "class-images")
+    holding = {
+        split: {
+            int(cid): len({int(a["image_id"]) for a in _boxes(doc) if a["category_id"] == cid})
+            for cid in {c["coco_id"] for c in manifest["classes"]}
+        }
+        for split, doc in splits.items()
+    }
+    rows = [[c["name"], c["coco_id"], *(holding[s][int(c["coco_id"])] for s in splits)] for c in manifest["classes"]]
+    page.table(["class", "COCO id", *splits], rows, ident="class-images-table")
+
+
+def _sizes(page: Page, manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> None:
+    page.heading("Box sizes (COCO small / medium / large)", "sizes")
+    rows = []
+    for split, doc in splits.items():
+        areas = [float(a["bbox"][2]) * float(a["bbox"][3]) for a in _boxes(doc)]
+        by = {k: sum(1 for a in areas if size_class(a) == k) for k in ("small", "medium", "large")}
+        rows.append([split, by["small"], by["medium"], by["large"]])
+    page.table(["split", "small (< 32²)", "medium (< 96²)", "large"], rows, ident="sizes-table")
+    page.text("Areas are box width x height in original pixels, as COCOeval bins them.", cls="meta")
+    areas = {s: [float(a["bbox"][2]) * float(a["bbox"][3]) for a in _boxes(d)] for s, d in splits.items()}
+    add_plot(page, "box area distribution (log10 px²)", histograms(areas, "area (px²)", "box area", log=True))
+    ratios = {
+        s: [float(a["bbox"][2]) / float(a["bbox"][3]) for a in _boxes(d) if float(a["bbox"][3]) > 0]
+        for s, d in splits.items()
+    }
+    add_plot(page, "aspect ratio distribution (log10 w/h)", histograms(ratios, "w/h", "aspect ratio", log=True))
+
+
+def _findings(page: Page, findings: dict[str, Any]) -> None:
+    page.heading("Validation findings", "findings")
+    items = findings.get("findings", [])
+    if not items:
+        page.text("No findings: every image and box passed validation.")
+        return
+    rows = []
+    for f in items:
+        first = ", ".join(
+            " ".join(f"{k}={v}" for k, v in ids.items() if k != "file") or str(ids.get("file", ""))
+            for ids in f.get("first", [])
+        )
+        rows.append([f["level"], f["code"], f["count"], first, f["message"]])
+    page.table(["level", "finding", "count", "first ids", "meaning"], rows, ident="findings-table")
+
+
+def _samples(page: Page, splits: dict[str, dict[str, Any]], root: Path) -> None:
+    for split, doc in splits.items():
+        page.heading(f"Sample images: {split}", f"samples-{split}")
+        names = {c["id"]: c["name"] for c in doc.get("categories", [])}
+        by_image: dict[int, list[dict[str, Any]]] = {}
+        for a in doc.get("annotations", []):
+            by_image.setdefault(int(a["image_id"]), []).append(a)
+        for img in sample_images(doc):
+            anns = by_image.get(int(img["id"]), [])
+            drawn = [Drawn(tuple(a["bbox"]), names.get(a["category_id"], str(a["category_id"])), TRUTH) for a in anns]
+            add_image(page, root / "images" / split / img["file_name"], drawn, f"{img['file_name']}: {len(anns)} boxes")
