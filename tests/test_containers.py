@@ -21,7 +21,7 @@ from odpipe.contract import DATA_SUBDIR, MODEL, MODEL_CARD
 from odpipe.local.chart import workflow_templates
 from odpipe.local.executors.docker import OWNER_LABEL, DockerExecutor
 from odpipe.local.podspec import PodContext, container_run
-from test_run import _objects, _run
+from test_run import _objects, _run, check_run_reports
 
 from charts import WORKFLOWS, render
 
@@ -95,6 +95,8 @@ def test_synthetic_pipeline_publishes_v1_from_the_images(images: dict[str, str],
     # every step's files on the datasets volume belong to the task user (the kubelet's fsGroup)
     owners = {p.stat().st_uid for p in (state / DATA_SUBDIR / "datasets").rglob("*")}
     assert owners == {UID}
+    # the HTML reports drawn inside the images (matplotlib offline, read-only root) show the run's numbers
+    check_run_reports(out, next((state / "runs").iterdir()), tmp_path, "docker")
     _serve_image_answers(images["serve"], state)
 
 
