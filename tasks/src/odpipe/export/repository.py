@@ -123,6 +123,10 @@ class ModelRepository:
         owner: dict[str, Any],
         sha256: str | None = None,
     ) -> Published:
+        earlier = self._earlier_attempt(name, owner, sha256)
+        if earlier is not None:
+            self.storage.put_bytes(self.bucket, f"{name}/{CONFIG}", config.encode(), content_type="text/plain")
+            return earlier
         version = self.claim(name, owner)
         prefix = f"{name}/{version}"
         model_key = f"{prefix}/{contract.MODEL}"
@@ -147,6 +151,27 @@ class ModelRepository:
             raise
         card_path = f"{prefix}/{contract.MODEL_CARD}"
         return Published(name, version, self._uri(model_key), self._uri(card_path), self._uri(f"{name}/{CONFIG}"))
+
+    def _earlier_attempt(self, name: str, owner: dict[str, Any], sha256: str | None) -> Published | None:
+        """What an earlier, failed attempt of this same owner (a retried step) left: its finished version
+        of this same model is returned (a retry yields one version, not two); a model it uploaded but
+        could not give a card (the store died in between) is deleted, so no model stands without a card."""
+        if not owner.get("workflow_uid"):
+            return None
+        for version, files in sorted(self.versions(name).items()):
+            if CLAIM not in files or contract.MODEL not in files:
+                continue
+            claim = json.loads(self.storage.get_bytes(self.bucket, f"{name}/{version}/{CLAIM}"))
+            if {k: claim.get(k) for k in owner} != owner:
+                continue
+            model_key = f"{name}/{version}/{contract.MODEL}"
+            if contract.MODEL_CARD not in files:
+                self.storage.delete(self.bucket, model_key)
+            elif sha256 and self.card(name, version).get(model_card.SHA256) == sha256:
+                card_key = f"{name}/{version}/{contract.MODEL_CARD}"
+                config_key = f"{name}/{CONFIG}"
+                return Published(name, version, self._uri(model_key), self._uri(card_key), self._uri(config_key))
+        return None
 
     def _uri(self, key: str) -> str:
         return str(S3Uri(self.bucket, key))
