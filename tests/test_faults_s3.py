@@ -83,7 +83,7 @@ def test_s3_killed_during_prepare_image_sync(server: KillableS3, shapes: Path, t
         named = code == 3 and f"{BUCKET}" in out and "error:" in out
         clean = not _finished_datasets(root) and not (root / "artifacts/outputs/dataset.json").exists()
         server.restart()
-        code2, out2 = _prepare(server, root, "shapes")
+        code2, _ = _prepare(server, root, "shapes")
         same = code2 == 0 and (root / "artifacts/outputs/params/dataset-id").read_text() == want_id
         lost = lost_bytes(before, server.snapshot(BUCKET))
         tally.case(named and clean and same, f"kill at {n}: exit {code} {out[-300:]!r}; retry {code2}", lost)
