@@ -48,6 +48,8 @@ def test_disk_full_during_prepare_dataset_write(tmp_path: Path) -> None:
             clean = not _looks_finished(data) and not (root / "artifacts/outputs/dataset.json").exists()
             filler.unlink()
             code2, out2 = _prepare(root, data)
-            again = code2 == 0 and json.loads((root / "artifacts/outputs/dataset.json").read_text())["dataset_id"] == want
+            again = (
+                code2 == 0 and json.loads((root / "artifacts/outputs/dataset.json").read_text())["dataset_id"] == want
+            )
             tally.case(failed_clean and clean and again, f"{leave} B free: exit {code} {out[-400:]!r}; rerun {code2}")
     tally.close()
