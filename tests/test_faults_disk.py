@@ -47,7 +47,7 @@ def test_disk_full_during_prepare_dataset_write(tmp_path: Path) -> None:
             failed_clean = code != 0 and "error:" in out and str(data) in out and "No space" in out
             clean = not _looks_finished(data) and not (root / "artifacts/outputs/dataset.json").exists()
             filler.unlink()
-            code2, out2 = _prepare(root, data)
+            code2, _ = _prepare(root, data)
             again = (
                 code2 == 0 and json.loads((root / "artifacts/outputs/dataset.json").read_text())["dataset_id"] == want
             )

@@ -119,12 +119,12 @@ def test_sigkill_during_train_then_resume_or_restart(prepared: Path) -> None:
         weights = run / "train/weights"
         return {
             "after the first checkpoint": exists(weights / "last.pt.sha256"),
-            "run folder claimed": exists(run / "params.json"),
+            "run folder claimed": exists(run / "odpipe-train.json"),
             "after two epochs": _rows(run / "train/results.csv", 2),
             "while saving the first checkpoint": exists(weights / "last.pt"),
         }
 
-    names = list(points(prepared))[: 4 if full() else 2]
+    names = list(points(prepared))[: 4 if full() else 1]
     tally = Tally("SIGKILL: train", f"{len(names)} kill points, {EPOCHS} epochs on CPU")
     for n, name in enumerate(names):
         run_id = f"killed-{n}"
@@ -157,7 +157,7 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
 def test_truncated_or_corrupt_last_pt_is_detected_and_not_loaded(prepared: Path) -> None:
     landed, _ = _train(prepared, "base", hook=exists(prepared / "data/runs/base/train/weights/last.pt.sha256"))
     assert landed, "the kill must land after the first checkpoint"
-    names = list(CORRUPTIONS)[: len(CORRUPTIONS) if full() else 2]
+    names = list(CORRUPTIONS) if full() else ["one byte flipped mid-file"]
     tally = Tally("corrupt last.pt on resume", f"{len(names)} corruptions of a mid-run checkpoint")
     for n, name in enumerate(names):
         run_id = f"corrupt-{n}"
@@ -209,8 +209,9 @@ def test_sigkill_during_export_deploy_then_exactly_one_new_version(trained: Path
         args = ["export-deploy", "--model-name", "shapes", "--workflow-name", "wf", "--workflow-uid", f"uid-{n}"]
         landed = kill_when(args, odpipe_env(trained, dict(os.environ)), points[name](nxt))
         code, out = odpipe_cli(args, odpipe_env(trained, dict(os.environ)))
+        out = out[-300:]
         deployed, half = _complete_versions(repo)
         new = sorted(set(deployed) - set(deployed_before))
         ok = landed and code == 0 and len(new) == 1 and not half
-        tally.case(ok, f"{name}: landed={landed} rerun exit {code}, new versions {new}, half-written {half}")
+        tally.case(ok, f"{name}: landed={landed} rerun exit {code}, new versions {new}, half-written {half}: {out!r}")
     tally.close()
