@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def _building(datasets: Path, files: int) -> Hook:
     return lambda: any(sum(1 for f in d.rglob("*") if f.is_file()) >= files for d in datasets.glob(".tmp-*"))
 
 
-def _prepare_points(data: Path, outputs: Path, dataset_id: str) -> dict[str, Hook]:
+def _prepare_points(data: Path, outputs: Path, dataset_id: str, took: float) -> dict[str, Hook]:
+    """Hooks on what the run has written, then times spread over a whole run's length (`took` seconds)."""
     datasets = data / "datasets"
     points: dict[str, Hook] = {
         "validating": exists(data / "raw" / ".odpipe-cache"),
@@ -55,21 +57,23 @@ def _prepare_points(data: Path, outputs: Path, dataset_id: str) -> dict[str, Hoo
         "writing 120 files": _building(datasets, 120),
         "report written": exists(outputs / "report.json"),
     }
-    for seconds in (0.5, 1.5, 2.5):
-        points[f"after {seconds}s"] = after(seconds)
+    for fraction in (0.25, 0.5, 0.75):
+        points[f"after {fraction:.0%} of a run"] = after(fraction * took)
     return points if full() else dict(list(points.items())[:3])
 
 
 def test_sigkill_during_prepare_then_rerun_gives_the_same_dataset(tmp_path: Path) -> None:
+    began = time.monotonic()
     code, out = odpipe_cli(_prepare_args(), odpipe_env(tmp_path / "reference"))
+    took = time.monotonic() - began
     assert code == 0, out
     want_id = (tmp_path / "reference/artifacts/outputs/params/dataset-id").read_text()
     want = _tree(tmp_path / "reference/data/datasets" / want_id, tmp_path / "reference")
-    names = list(_prepare_points(tmp_path, tmp_path, want_id))
+    names = list(_prepare_points(tmp_path, tmp_path, want_id, took))
     tally = Tally("SIGKILL: prepare", f"{len(names)} kill points (hooks and times)")
     for n, name in enumerate(names):
         root = tmp_path / f"kill-{n}"
-        hook = _prepare_points(root / "data", root / "artifacts/outputs", want_id)[name]
+        hook = _prepare_points(root / "data", root / "artifacts/outputs", want_id, took)[name]
         landed = kill_when(_prepare_args(), odpipe_env(root), hook)
         datasets = root / "data/datasets"
         named = [d for d in datasets.iterdir() if not d.name.startswith(".")] if datasets.exists() else []
