@@ -37,7 +37,9 @@ def replacing(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
         yield tmp
         os.replace(tmp, dest)
     except OSError as exc:
-        raise (no_space(exc, dest) or exc) from exc
+        if (full := no_space(exc, dest)) is None:
+            raise
+        raise full from exc
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -195,7 +195,9 @@ def run_train(
         try:
             _fit(run, params, ds, base_weights, device)
         except OSError as exc:
-            raise (no_space(exc, run.dir) or exc) from exc
+            if (full := no_space(exc, run.dir)) is None:
+                raise
+            raise full from exc
         run.complete_marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     train_time = time.monotonic() - started
     if not run.best.exists():
