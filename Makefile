@@ -8,7 +8,7 @@ PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 TOOLS := .tools
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test test-fast lint bench demo images base-image engine clean help
+.PHONY: setup test test-fast faults lint bench demo images base-image engine clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,14 @@ test:  ## the whole suite: unit, chart, contract, end-to-end (real S3, real trai
 test-fast:  ## everything but the slow end-to-end tests
 	$(BIN)/pytest -q -m "not slow"
 
+# The fault-injection suite at its full case counts (2,000 fuzzed COCO files, every S3 kill point, ...);
+# `make test` runs the same tests in a cheaper form. Network and disk-full cases need root.
+FAULTS_LOG := .faults/results.jsonl
+faults:  ## fault injection (S3 killed, slow/lossy network, disk full, SIGKILLs, concurrency, fuzzed COCO): prints the table
+	@mkdir -p $(dir $(FAULTS_LOG)) && rm -f $(FAULTS_LOG)
+	status=0; ODPIPE_FAULTS_FULL=1 ODPIPE_FAULTS_LOG=$(CURDIR)/$(FAULTS_LOG) $(BIN)/pytest -q -m faults || status=$$?; \
+	  $(BIN)/python tools/faults_table.py $(FAULTS_LOG) || status=1; exit $$status
+
 lint:  ## ruff
 	$(BIN)/ruff check tasks tests bench tools
 	$(BIN)/ruff format --check tasks tests bench tools || true
@@ -59,4 +67,4 @@ engine:  ## make a Docker Engine answer here (as root: installs Debian's docker.
 	tools/start-dockerd.sh
 
 clean:
-	rm -rf .odpipe .pytest_cache .build
+	rm -rf .odpipe .pytest_cache .build .faults

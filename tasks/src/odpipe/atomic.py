@@ -6,12 +6,25 @@ A reader sees the old file or the whole new one, never a part; a failed write le
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from odpipe.errors import StorageError
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def no_space(exc: BaseException, dest: Path) -> StorageError | None:
+    """A named error for a write that found its volume full (None for any other failure)."""
+    if not isinstance(exc, OSError) or exc.errno not in _NO_SPACE:
+        return None
+    at = f" (the write failed at {exc.filename})" if exc.filename and str(exc.filename) != str(dest) else ""
+    return StorageError(f"{dest}: no space left on its volume ({os.strerror(exc.errno)}){at}; free space, run again")
 
 
 @contextlib.contextmanager
@@ -23,6 +36,10 @@ def replacing(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, dest)
+    except OSError as exc:
+        if (full := no_space(exc, dest)) is None:
+            raise
+        raise full from exc
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -57,6 +74,9 @@ def building_dir(final: Path, complete_marker: str) -> Iterator[Path]:
             if not (final / complete_marker).exists():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        full = no_space(exc, final)
+        if full is not None:
+            raise full from exc
         raise

@@ -6,7 +6,8 @@ from __future__ import annotations
 class OdpipeError(Exception):
     """A failure with a message that names what is wrong (file, id, field); the CLI exits non-zero.
 
-    Exit codes: 2 bad input (the user's data or flags), 3 storage (S3) failure, 4 quality gate failed,
+    Exit codes: 2 bad input (the user's data or flags), 3 storage failure (S3, or a full
+    volume), 4 quality gate failed,
     5 conflict (a publish raced another and lost every retry).
     """
 

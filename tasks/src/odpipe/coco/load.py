@@ -23,6 +23,8 @@ def read_json(path: Path) -> Any:
         return json.loads(raw)
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not JSON (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to parse (thousands of levels of [ or {{)") from None
     except json.JSONDecodeError as exc:
         if exc.pos >= len(raw.rstrip()) - 1 or exc.msg.startswith("Unterminated string"):
             raise InputError(

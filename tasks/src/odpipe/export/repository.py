@@ -103,6 +103,10 @@ class ModelRepository:
         report: Callable[[dict[str, Any]], str] | None = None,
     ) -> Published:
         """Upload the model, then its report (``report`` renders it from the final card), then the card."""
+        earlier = self._earlier_attempt(name, owner, sha256)
+        if earlier is not None:
+            self.storage.put_bytes(self.bucket, f"{name}/{CONFIG}", config.encode(), content_type="text/plain")
+            return earlier
         version = self.claim(name, owner)
         prefix = f"{name}/{version}"
         model_key = f"{prefix}/{contract.MODEL}"
@@ -139,6 +143,31 @@ class ModelRepository:
             self.storage.put_bytes(self.bucket, key, report(card).encode(), content_type="text/html; charset=utf-8")
         except Exception as exc:
             warn(f"model report not stored at {self._uri(key)}: {type(exc).__name__}: {exc}")
+
+    def _earlier_attempt(self, name: str, owner: dict[str, Any], sha256: str | None) -> Published | None:
+        """What an earlier, failed attempt of this same owner (a retried step) left: its finished version
+        of this same model is returned (a retry yields one version, not two); a model it uploaded but
+        could not give a card (the store died in between) is deleted, so no model stands without a card."""
+        if not owner.get("workflow_uid"):
+            return None
+        # the workflow, not the pod: a retry runs in a new pod on another host
+        owner = {k: owner.get(k) for k in ("workflow_name", "workflow_uid")}
+        for version, files in sorted(self.versions(name).items()):
+            if CLAIM not in files or contract.MODEL not in files:
+                continue
+            claim = json.loads(self.storage.get_bytes(self.bucket, f"{name}/{version}/{CLAIM}"))
+            if {k: claim.get(k) for k in owner} != owner:
+                continue
+            model_key = f"{name}/{version}/{contract.MODEL}"
+            if contract.MODEL_CARD not in files:
+                self.storage.delete(self.bucket, model_key)
+                if contract.MODEL_REPORT in files:
+                    self.storage.delete(self.bucket, f"{name}/{version}/{contract.MODEL_REPORT}")
+            elif sha256 and self.card(name, version).get(model_card.SHA256) == sha256:
+                card_key = f"{name}/{version}/{contract.MODEL_CARD}"
+                config_key = f"{name}/{CONFIG}"
+                return Published(name, version, self._uri(model_key), self._uri(card_key), self._uri(config_key))
+        return None
 
     def _uri(self, key: str) -> str:
         return str(S3Uri(self.bucket, key))

@@ -158,10 +158,11 @@ class S3Server:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         data_dir = self.state_dir / "data"
         data_dir.mkdir(exist_ok=True)
-        self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
-        admin = free_port_pair(_ADMIN_GRPC_OFFSET, avoid=set(self.ports.values()))
-        self.ports["admin.port"] = admin
-        self.ports["admin.port.grpc"] = admin + _ADMIN_GRPC_OFFSET
+        if not self.ports:  # a restart keeps its ports, so clients configured earlier reach it again
+            self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+            admin = free_port_pair(_ADMIN_GRPC_OFFSET, avoid=set(self.ports.values()))
+            self.ports["admin.port"] = admin
+            self.ports["admin.port.grpc"] = admin + _ADMIN_GRPC_OFFSET
         args = [
             sys.executable,
             "-m",

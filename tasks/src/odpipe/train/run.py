@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from odpipe import __version__, contract
-from odpipe.atomic import copy_file
+from odpipe.atomic import copy_file, no_space
 from odpipe.console import console, progress
 from odpipe.contract import Layout
 from odpipe.dataset_manifest import DATA_YAML, Dataset, load_dataset
@@ -19,7 +19,7 @@ from odpipe.errors import InputError
 from odpipe.jsonfile import read_json_object, write_json
 from odpipe.storage import sha256_file
 from odpipe.train.params import TrainParams, check_extra, resolve_device
-from odpipe.train.resume import Start, decide_start, describe_difference
+from odpipe.train.resume import Start, checkpoint_problem, decide_start, describe_difference, record_checkpoint
 from odpipe.ultralytics_env import without_training_albumentations
 from odpipe.yolo_checkpoint import check_checkpoint
 
@@ -89,17 +89,28 @@ def _epoch_logger(total_hint: int, advance: Any) -> Any:
     return on_fit_epoch_end
 
 
-def _checkpoint_epochs(last: Path) -> int | None:
-    """Epochs a resumable checkpoint has finished; None when it is missing or unreadable."""
+def _checkpoint_epochs(last: Path) -> tuple[int | None, str]:
+    """Epochs a resumable checkpoint has finished, or None and why it cannot be resumed from."""
     if not last.exists():
-        return None
+        return None, "missing"
+    if problem := checkpoint_problem(last):
+        return None, problem
     import torch
 
     try:
         ckpt = torch.load(last, map_location="cpu", weights_only=False)
-        return int(ckpt["epoch"]) + 1
-    except Exception:
-        return None
+        return int(ckpt["epoch"]) + 1, ""
+    except Exception as exc:
+        return None, f"unreadable ({type(exc).__name__}: {str(exc)[:120]}; killed while saving?)"
+
+
+def _callbacks(model: Any, params: TrainParams, advance: Any) -> None:
+    def record(trainer: Any) -> None:
+        record_checkpoint(Path(trainer.last))
+
+    model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
+    model.add_callback("on_model_save", record)
+    model.add_callback("on_train_end", record)  # the final last.pt is rewritten without its optimizer
 
 
 def _epochs_done(results_csv: Path) -> int:
@@ -185,7 +196,12 @@ def run_train(
     if start is Start.COMPLETE:
         console.print(f"run {run.run_id}: training already complete, evaluating", markup=False)
     else:
-        _fit(run, params, ds, base_weights, device)
+        try:
+            _fit(run, params, ds, base_weights, device)
+        except OSError as exc:
+            if (full := no_space(exc, run.dir)) is None:
+                raise
+            raise full from exc
         run.complete_marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     train_time = time.monotonic() - started
     if not run.best.exists():
@@ -256,9 +272,9 @@ def _claim_run(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Pa
 def _fit(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | None, device: str) -> None:
     """Ultralytics training to params.epochs, from the run's last checkpoint when it has a readable one."""
     data_yaml = ds.write_data_yaml(run.dir / DATA_YAML)
-    done = _checkpoint_epochs(run.last)
+    done, problem = _checkpoint_epochs(run.last)
     if run.last.exists() and done is None:
-        console.print(f"run {run.run_id}: {run.last} is unreadable (killed while saving?); starting over", markup=False)
+        console.print(f"warning: run {run.run_id}: {run.last}: {problem}; starting over", markup=False)
         shutil.rmtree(run.ultra)
     done = done or 0
     resume = run.last.exists()
@@ -272,11 +288,11 @@ def _fit(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | N
             from ultralytics import YOLO
 
             model = YOLO(str(run.last))
-            model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
+            _callbacks(model, params, advance)
             model.train(resume=True, device=device, workers=params.workers)
             return
         model = build_model(params, base_weights)
-        model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
+        _callbacks(model, params, advance)
         model.train(
             data=str(data_yaml),
             epochs=params.epochs,
