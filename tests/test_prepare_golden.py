@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from odpipe.coco import load, stream
 from prepare_golden import TESTDATA, run_case
 
 GOLDEN = {
@@ -22,10 +23,15 @@ GOLDEN = {
 NEEDS_TESTDATA = {"bccd-splits", "bccd-train", "roboflow"}
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(("workers", "parse"), [(1, "whole"), (2, "whole"), (2, "streamed")])
 @pytest.mark.parametrize("case", sorted(GOLDEN))
-def test_outputs_unchanged(case: str, workers: int, tmp_path: Path) -> None:
+def test_outputs_unchanged(
+    case: str, workers: int, parse: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if case in NEEDS_TESTDATA and not TESTDATA.is_dir():
         pytest.skip(f"shared test data not present at {TESTDATA}")
+    if parse == "streamed":  # every file streamed, in chunks small enough to cut every kind of token
+        monkeypatch.setattr(load, "STREAM_ABOVE_BYTES", 0)
+        monkeypatch.setattr(stream, "CHUNK", 61)
     got = run_case(case, tmp_path, workers=workers)
     assert got == GOLDEN[case], json.dumps(got)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from odpipe import __version__, contract
 from odpipe.atomic import building_dir
 from odpipe.coco.load import load_instances
@@ -97,14 +99,15 @@ def _counts(images: list[ImageRecord], categories: list[Category]) -> dict[str, 
             continue
         per_class = {c.name: 0 for c in categories}
         name_of = {c.coco_id: c.name for c in categories}
-        for rec in chosen:
-            for b in rec.trainable_boxes:
-                per_class[name_of[b.category_id]] += 1
+        cats, freq = np.unique(chosen[0].store.trainable_categories([r.number for r in chosen]), return_counts=True)
+        for cid, n in zip(cats.tolist(), freq.tolist(), strict=True):
+            per_class[name_of[cid]] += n
+        trainable = [r.trainable_count for r in chosen]
         out[split] = {
             "images": len(chosen),
-            "boxes": sum(len(r.trainable_boxes) for r in chosen),
-            "crowd": sum(len(r.boxes) - len(r.trainable_boxes) for r in chosen),
-            "background": sum(1 for r in chosen if not r.trainable_boxes),
+            "boxes": sum(trainable),
+            "crowd": sum(r.box_count for r in chosen) - sum(trainable),
+            "background": sum(1 for n in trainable if not n),
             "per_class": per_class,
         }
     return out

@@ -14,19 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from odpipe.errors import InputError
+from odpipe.prepare.boxes import Box, BoxStore
 from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_image
 from odpipe.prepare.report import Report
-
-
-@dataclass(slots=True)
-class Box:
-    orig_id: Any
-    category_id: int
-    x: float
-    y: float
-    w: float
-    h: float
-    iscrowd: bool
 
 
 @dataclass
@@ -39,11 +29,25 @@ class ImageRecord:
     height: int
     sha256: str = ""
     split: str | None = None
-    boxes: list[Box] = field(default_factory=list)
+    number: int = 0  # its row in the BoxStore
+    store: BoxStore = field(default_factory=BoxStore, repr=False)
+
+    @property
+    def boxes(self) -> list[Box]:
+        return self.store.boxes_of(self.number)
 
     @property
     def trainable_boxes(self) -> list[Box]:
         return [b for b in self.boxes if not b.iscrowd]
+
+    @property
+    def box_count(self) -> int:
+        return self.store.counts_of(self.number)[0]
+
+    @property
+    def trainable_count(self) -> int:
+        boxes, crowd = self.store.counts_of(self.number)
+        return boxes - crowd
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ def _positive_int(value: Any) -> int | None:
     return v if v is not None and v > 0 else None
 
 
-def _images(sources: list[Source], index: ImageIndex, report: Report) -> dict[str, ImageRecord]:
+def _images(sources: list[Source], index: ImageIndex, report: Report, store: BoxStore) -> dict[str, ImageRecord]:
     kept: dict[str, ImageRecord] = {}
     by_file: dict[str, str] = {}
     for src_no, src in enumerate(sources):
@@ -191,7 +195,9 @@ def _images(sources: list[Source], index: ImageIndex, report: Report) -> dict[st
                 continue
             full_key = f"{src_no}:{key}"
             by_file[found.relpath] = full_key
-            kept[full_key] = ImageRecord(full_key, img["id"], file, found.relpath, width, height, split=src.split)
+            kept[full_key] = ImageRecord(
+                full_key, img["id"], file, found.relpath, width, height, split=src.split, number=len(kept), store=store
+            )
     return kept
 
 
@@ -267,7 +273,7 @@ def _annotations(
     for src_no, src in enumerate(sources):
         file = str(src.path)
         seen: dict[str, tuple[Any, ...]] = {}
-        for ann in src.doc["annotations"]:
+        for ann in src.doc["annotations"].rows():
             if not isinstance(ann, dict):
                 report.add("annotation-bad-field", file, id=None, field="(not an object)")
                 continue
@@ -305,7 +311,7 @@ def _annotations(
             crowd = ann.get("iscrowd") in (1, True) and not crowd_as_target
             if crowd:
                 report.add("annotation-crowd", file, id=aid)
-            rec.boxes.append(Box(aid, cid, *placed, crowd))
+            rec.store.add(rec.number, aid, cid, placed, crowd)
 
 
 def _clip_to_image(
@@ -347,10 +353,13 @@ def validate(
         raise InputError(f"images root {images_root} is not a directory")
     categories = _categories(sources, report)
     index = ImageIndex(images_root)
-    images = _images(sources, index, report)
+    store = BoxStore()
+    images = _images(sources, index, report, store)
     _check_files(images, images_root, report, cache, full_decode, workers, progress)
     _annotations(sources, images, {c.coco_id for c in categories}, report, tolerance, crowd_as_target)
-    used = {b.category_id for rec in images.values() for b in rec.trainable_boxes}
+    store.finish(max((r.number + 1 for r in images.values()), default=0))
+    crowd = sum(store.crowd)
+    used = set(store.trainable_categories([r.number for r in images.values()]).tolist())
     for c in categories:
         if c.coco_id not in used:
             report.add("category-no-boxes", str(sources[0].path), id=c.coco_id, name=c.name)
@@ -359,8 +368,8 @@ def validate(
             "images_declared": sum(len(s.doc["images"]) for s in sources),
             "annotations_declared": sum(len(s.doc["annotations"]) for s in sources),
             "images_kept": len(images),
-            "boxes_kept": sum(len(r.trainable_boxes) for r in images.values()),
-            "crowd_kept": sum(len(r.boxes) - len(r.trainable_boxes) for r in images.values()),
+            "boxes_kept": len(store.crowd) - crowd,
+            "crowd_kept": crowd,
             "categories": len(categories),
         }
     )
