@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from odpipe.coco import load, stream
+from odpipe.prepare import parallel
 from prepare_golden import TESTDATA, run_case
 
 GOLDEN = {
@@ -30,6 +31,8 @@ def test_outputs_unchanged(
 ) -> None:
     if case in NEEDS_TESTDATA and not TESTDATA.is_dir():
         pytest.skip(f"shared test data not present at {TESTDATA}")
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 0)  # worker processes even for these few images,
+    monkeypatch.setattr(parallel, "CHUNK", 7)  # in many chunks
     if parse == "streamed":  # every file streamed, in chunks small enough to cut every kind of token
         monkeypatch.setattr(load, "STREAM_ABOVE_BYTES", 0)
         monkeypatch.setattr(stream, "CHUNK", 61)

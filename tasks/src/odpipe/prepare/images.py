@@ -7,6 +7,7 @@ import io
 import json
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -113,6 +114,11 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
     if tails and not any(data.rstrip(b"\x00\r\n ").endswith(t) for t in tails):
         return ImageCheck(relpath, False, width, height, digest, len(data), problem=f"truncated {fmt} (no end marker)")
     return ImageCheck(relpath, True, width, height, digest, len(data))
+
+
+def inspect_many(jobs: Sequence[tuple[str, str, bool]]) -> list[ImageCheck]:
+    """inspect_image over (root, relpath, full_decode) jobs: one chunk of work for a worker process."""
+    return [inspect_image(Path(root), relpath, full_decode=full) for root, relpath, full in jobs]
 
 
 class HashCache:

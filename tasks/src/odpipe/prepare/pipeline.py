@@ -30,6 +30,7 @@ from odpipe.jsonfile import write_json
 from odpipe.prepare import augment as augment_mod
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import HashCache
+from odpipe.prepare.parallel import available_cpus
 from odpipe.prepare.report import Report
 from odpipe.prepare.split import assign_splits, keep_backgrounds, read_val_list
 from odpipe.prepare.sync import local_dir_for, sync_prefix
@@ -54,7 +55,7 @@ class PrepareOptions:
     augment: Path | None = None
     full_decode: bool = False
     crowd_as_target: bool = False
-    workers: int = 4
+    workers: int = 0  # processes for image checks and label writing; 0: the container's CPU limit
 
 
 @dataclass
@@ -218,7 +219,7 @@ def _validate(
             full_decode=opts.full_decode,
             crowd_as_target=opts.crowd_as_target,
             cache=cache,
-            workers=opts.workers,
+            workers=opts.workers or available_cpus(),
             progress=advance,
         )
     cache.save()
@@ -287,7 +288,15 @@ def _build(plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
 def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
     """Images, labels, augmented copies, data.yaml, COCO files per eval split and the manifest, into ``tmp``."""
     with progress("write YOLO dataset", len(plan.images)) as advance:
-        write_split_images(tmp, plan.images_root, plan.images, plan.categories, opts.link_mode, advance)
+        write_split_images(
+            tmp,
+            plan.images_root,
+            plan.images,
+            plan.categories,
+            opts.link_mode,
+            advance,
+            opts.workers or available_cpus(),
+        )
     augmented = (
         augment_mod.augment_train(tmp, plan.images_root, plan.images, plan.categories, plan.augment, opts.seed)
         if plan.augment

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from odpipe.errors import InputError
 from odpipe.prepare.boxes import Box, BoxStore
-from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_image
+from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_many
+from odpipe.prepare.parallel import map_chunks
 from odpipe.prepare.report import Report
 
 
@@ -220,17 +220,11 @@ def _check_files(
             todo.append(rec)
     if progress:
         progress(len(checks))
-
-    def run(rec: ImageRecord) -> tuple[str, ImageCheck]:
-        return rec.key, inspect_image(root, rec.relpath, full_decode=full_decode)
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for key, check in pool.map(run, todo, chunksize=16):
-            checks[key] = check
-            if cache:
-                cache.put(root, check)
-            if progress:
-                progress(1)
+    jobs = [(str(root), rec.relpath, full_decode) for rec in todo]
+    for rec, check in zip(todo, map_chunks(inspect_many, jobs, workers, progress), strict=True):
+        checks[rec.key] = check
+        if cache:
+            cache.put(root, check)
     for key in list(images):
         rec, check = images[key], checks[key]
         if not check.ok:

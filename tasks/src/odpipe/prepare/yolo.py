@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from odpipe.dataset_manifest import images_dir, labels_dir
-from odpipe.prepare.validate import Box, Category, ImageRecord
+from odpipe.prepare.parallel import map_chunks
+from odpipe.prepare.validate import Category, ImageRecord
 
 LinkMode = Literal["hardlink", "symlink", "copy"]
 
@@ -35,14 +36,27 @@ def place_image(src: Path, dest: Path, mode: LinkMode) -> None:
     shutil.copyfile(src, dest)
 
 
-def label_lines(boxes: list[Box], width: int, height: int, index_of: dict[int, int]) -> str:
+LabelBox = tuple[int, float, float, float, float]  # class index, x, y, w, h (COCO pixels)
+
+
+def label_lines(boxes: Sequence[LabelBox], width: int, height: int) -> str:
     out = []
-    for b in boxes:
-        if b.iscrowd:
-            continue
-        cx, cy = (b.x + b.w / 2) / width, (b.y + b.h / 2) / height
-        out.append(f"{index_of[b.category_id]} {cx:.10g} {cy:.10g} {b.w / width:.10g} {b.h / height:.10g}\n")
+    for cls, x, y, w, h in boxes:
+        cx, cy = (x + w / 2) / width, (y + h / 2) / height
+        out.append(f"{cls} {cx:.10g} {cy:.10g} {w / width:.10g} {h / height:.10g}\n")
     return "".join(out)
+
+
+# (image source, image destination, label file, link mode, width, height, trainable boxes)
+PlaceJob = tuple[str, str, str, LinkMode, int, int, list[LabelBox]]
+
+
+def place_and_label(jobs: Sequence[PlaceJob]) -> list[None]:
+    """One chunk of the dataset's files, for a worker process: each image linked in, its label written."""
+    for src, dest, label, mode, width, height, boxes in jobs:
+        place_image(Path(src), Path(dest), mode)
+        Path(label).write_text(label_lines(boxes, width, height))
+    return [None] * len(jobs)
 
 
 def write_split_images(
@@ -52,22 +66,22 @@ def write_split_images(
     categories: list[Category],
     mode: LinkMode,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> None:
     index_of = {c.coco_id: i for i, c in enumerate(categories)}
-    made: set[str] = set()
+    for split in sorted({rec.split for rec in images if rec.split is not None}):
+        (root / images_dir(split)).mkdir(parents=True, exist_ok=True)
+        (root / labels_dir(split)).mkdir(parents=True, exist_ok=True)
+    jobs: list[PlaceJob] = []
     for rec in images:
         assert rec.split is not None
-        if rec.split not in made:
-            (root / images_dir(rec.split)).mkdir(parents=True, exist_ok=True)
-            (root / labels_dir(rec.split)).mkdir(parents=True, exist_ok=True)
-            made.add(rec.split)
         name = dataset_name(rec.relpath)
-        place_image(images_root / rec.relpath, root / images_dir(rec.split) / name, mode)
-        (root / labels_dir(rec.split) / f"{PurePosixPath(name).stem}.txt").write_text(
-            label_lines(rec.boxes, rec.width, rec.height, index_of)
-        )
-        if progress:
-            progress(1)
+        boxes = [(index_of[b.category_id], b.x, b.y, b.w, b.h) for b in rec.boxes if not b.iscrowd]
+        label = root / labels_dir(rec.split) / f"{PurePosixPath(name).stem}.txt"
+        dest = root / images_dir(rec.split) / name
+        jobs.append((str(images_root / rec.relpath), str(dest), str(label), mode, rec.width, rec.height, boxes))
+    for _ in map_chunks(place_and_label, jobs, workers, progress):
+        pass
 
 
 def coco_for_split(images: list[ImageRecord], categories: list[Category], split: str) -> dict[str, Any]:
