@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,11 @@ from typing import Any
 from odpipe.coco.stream import read_streaming
 from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
+
+try:
+    import orjson
+except ImportError:  # optional: the standard library parses the same documents, slower
+    orjson = None  # type: ignore[assignment]
 
 STREAM_ABOVE_BYTES = 64 << 20  # smaller files parse faster whole; larger ones would cost ~1 KB per box
 
@@ -24,6 +30,9 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: cannot read annotations file: {exc.strerror}") from None
     if not raw.strip():
         raise InputError(f"{path}: file is empty, expected COCO instances JSON")
+    fast = _fast_loads(raw)
+    if fast is not _UNPARSED:
+        return fast
     try:
         return json.loads(raw)
     except UnicodeDecodeError as exc:
@@ -35,6 +44,22 @@ def read_json(path: Path) -> Any:
                 f"before the document is complete (an interrupted upload or copy?)"
             ) from None
         raise InputError(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+_UNPARSED = object()
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def _fast_loads(raw: bytes) -> Any:
+    """orjson's result where it is certainly json's; _UNPARSED otherwise. orjson turns integers beyond 64
+    bits into floats, so any 19-digit run sends the file to json, as does anything orjson refuses (NaN,
+    lone surrogates, a BOM, a syntax error: json then names the problem)."""
+    if orjson is None or _LONG_NUMBER.search(raw):
+        return _UNPARSED
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _UNPARSED
 
 
 def _first(items: Any) -> dict[str, Any] | None:

@@ -80,6 +80,27 @@ class AnnotationTable:
             table.add(item)
         return table
 
+    def entries(self) -> Iterator[Any]:
+        """Each annotation in file order: a regular one as the tuple (id, id key, image key, image_id,
+        category_id, category_id, (x, y, w, h), bbox, iscrowd) with its fields already checked, any other
+        as the file's own object (validation normalises and checks those itself)."""
+        ids, images, cats, boxes, crowd, irregular = (
+            self.ids,
+            self.image_ids,
+            self.category_ids,
+            self.boxes,
+            self.crowd,
+            self.irregular,
+        )
+        for row in range(len(crowd)):
+            if row in irregular:
+                yield irregular[row]
+                continue
+            b = 4 * row
+            aid, image_id, cid = ids[row], images[row], cats[row]
+            box = (boxes[b], boxes[b + 1], boxes[b + 2], boxes[b + 3])
+            yield (aid, str(aid), str(image_id), image_id, cid, cid, box, None, crowd[row] == 1)
+
     def rows(self) -> Iterator[Any]:
         """Each annotation in file order, as an object equivalent (for validation) to the file's own:
         regular rows come back with exactly the fields validation reads."""

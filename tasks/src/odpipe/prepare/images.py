@@ -78,6 +78,7 @@ class ImageCheck:
     sha256: str = ""
     size: int = 0
     problem: str = ""
+    mtime_ns: int = 0  # when the bytes hashed were read (the hash cache's stamp)
 
 
 _TAILS = {"JPEG": (b"\xff\xd9",), "PNG": (b"IEND\xaeB`\x82",)}
@@ -88,9 +89,10 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
     (JPEG without its end marker, PNG without IEND) without a full decode unless asked."""
     from PIL import Image, UnidentifiedImageError
 
-    path = root / relpath
     try:
-        data = path.read_bytes()
+        with open(os.path.join(root, relpath), "rb") as fh:
+            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+            data = fh.read()
     except OSError as exc:
         return ImageCheck(relpath, False, problem=f"cannot read: {exc.strerror}")
     digest = hashlib.sha256(data).hexdigest()
@@ -113,7 +115,7 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
     tails = _TAILS.get(fmt)
     if tails and not any(data.rstrip(b"\x00\r\n ").endswith(t) for t in tails):
         return ImageCheck(relpath, False, width, height, digest, len(data), problem=f"truncated {fmt} (no end marker)")
-    return ImageCheck(relpath, True, width, height, digest, len(data))
+    return ImageCheck(relpath, True, width, height, digest, len(data), mtime_ns=mtime_ns)
 
 
 def inspect_many(jobs: Sequence[tuple[str, str, bool]]) -> list[ImageCheck]:
@@ -154,7 +156,7 @@ class HashCache:
     def put(self, root: Path, check: ImageCheck) -> None:
         if not check.ok:
             return
-        size, mtime = self._stamp(root / check.relpath)
+        size, mtime = (check.size, check.mtime_ns) if check.mtime_ns else self._stamp(root / check.relpath)
         self.entries[check.relpath] = [size, mtime, check.width, check.height, check.sha256]
         self.dirty = True
 

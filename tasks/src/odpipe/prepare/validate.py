@@ -256,6 +256,69 @@ def _bbox(value: Any) -> tuple[float, float, float, float] | None:
     return out[0], out[1], out[2], out[3]
 
 
+# One annotation with its fields checked: (id, id key, image key, image_id as written, category id,
+# category_id as written, (x, y, w, h) or None when the bbox is bad, bbox as written, iscrowd).
+Checked = tuple[Any, str, str, Any, int, Any, tuple[float, float, float, float] | None, Any, bool]
+
+
+def _check_fields(ann: Any, file: str, report: Report) -> Checked | None:
+    """An annotation that is not plainly regular (see AnnotationTable), normalised; None when a field is bad."""
+    if not isinstance(ann, dict):
+        report.add("annotation-bad-field", file, id=None, field="(not an object)")
+        return None
+    aid = ann.get("id")
+    akey = id_key(aid)
+    image_key = id_key(ann.get("image_id"))
+    cid = _int_like(ann.get("category_id"))
+    bad = "id" if akey is None else "image_id" if image_key is None else ("category_id" if cid is None else None)
+    if bad:
+        report.add("annotation-bad-field", file, id=aid, field=bad)
+        return None
+    assert akey is not None and image_key is not None and cid is not None
+    raw_box = ann.get("bbox")
+    crowd = ann.get("iscrowd") in (1, True)
+    return (aid, akey, image_key, ann.get("image_id"), cid, ann.get("category_id"), _bbox(raw_box), raw_box, crowd)
+
+
+@dataclass
+class _AnnotationRules:
+    file: str
+    prefix: str  # "<source number>:", the start of the image keys of this file
+    images: dict[str, ImageRecord]
+    known: set[int]
+    report: Report
+    tolerance: float
+    crowd_as_target: bool
+    seen: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def place(self, ann: Checked) -> None:
+        """Attach one annotation to its image, or report why not."""
+        aid, akey, image_key, image_raw, cid, cat_raw, box, raw_box, crowd = ann
+        rec = self.images.get(self.prefix + image_key)
+        if rec is None:
+            self.report.add("annotation-unknown-image", self.file, id=aid, image_id=image_raw)
+            return
+        if cid not in self.known:
+            self.report.add("annotation-unknown-category", self.file, id=aid, category_id=cat_raw)
+            return
+        if box is None:
+            self.report.add("annotation-bad-bbox", self.file, id=aid, bbox=raw_box)
+            return
+        signature = (image_key, cid, box)
+        if akey in self.seen:
+            self.report.add("annotation-duplicate-id", self.file, id=aid)
+            if self.seen[akey] == signature:
+                return
+        self.seen[akey] = signature
+        placed = _clip_to_image(box, rec, self.tolerance, self.report, self.file, aid)
+        if placed is None:
+            return
+        crowd = crowd and not self.crowd_as_target
+        if crowd:
+            self.report.add("annotation-crowd", self.file, id=aid)
+        rec.store.add(rec.number, aid, cid, placed, crowd)
+
+
 def _annotations(
     sources: list[Source],
     images: dict[str, ImageRecord],
@@ -266,46 +329,11 @@ def _annotations(
 ) -> None:
     for src_no, src in enumerate(sources):
         file = str(src.path)
-        seen: dict[str, tuple[Any, ...]] = {}
-        for ann in src.doc["annotations"].rows():
-            if not isinstance(ann, dict):
-                report.add("annotation-bad-field", file, id=None, field="(not an object)")
-                continue
-            aid = ann.get("id")
-            akey = id_key(aid)
-            image_key = id_key(ann.get("image_id"))
-            cid = _int_like(ann.get("category_id"))
-            bad = (
-                "id" if akey is None else "image_id" if image_key is None else ("category_id" if cid is None else None)
-            )
-            if bad:
-                report.add("annotation-bad-field", file, id=aid, field=bad)
-                continue
-            assert akey is not None and cid is not None
-            rec = images.get(f"{src_no}:{image_key}")
-            if rec is None:
-                report.add("annotation-unknown-image", file, id=aid, image_id=ann.get("image_id"))
-                continue
-            if cid not in known:
-                report.add("annotation-unknown-category", file, id=aid, category_id=ann.get("category_id"))
-                continue
-            box = _bbox(ann.get("bbox"))
-            if box is None:
-                report.add("annotation-bad-bbox", file, id=aid, bbox=ann.get("bbox"))
-                continue
-            signature = (image_key, cid, box)
-            if akey in seen:
-                report.add("annotation-duplicate-id", file, id=aid)
-                if seen[akey] == signature:
-                    continue
-            seen[akey] = signature
-            placed = _clip_to_image(box, rec, tolerance, report, file, aid)
-            if placed is None:
-                continue
-            crowd = ann.get("iscrowd") in (1, True) and not crowd_as_target
-            if crowd:
-                report.add("annotation-crowd", file, id=aid)
-            rec.store.add(rec.number, aid, cid, placed, crowd)
+        rules = _AnnotationRules(file, f"{src_no}:", images, known, report, tolerance, crowd_as_target)
+        for entry in src.doc["annotations"].entries():
+            ann = entry if type(entry) is tuple else _check_fields(entry, file, report)
+            if ann is not None:
+                rules.place(ann)
 
 
 def _clip_to_image(

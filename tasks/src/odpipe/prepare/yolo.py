@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from odpipe.dataset_manifest import images_dir, labels_dir
+from odpipe.dataset_manifest import SPLITS, images_dir, labels_dir
 from odpipe.prepare.parallel import map_chunks
 from odpipe.prepare.validate import Category, ImageRecord
 
@@ -55,7 +55,8 @@ def place_and_label(jobs: Sequence[PlaceJob]) -> list[None]:
     """One chunk of the dataset's files, for a worker process: each image linked in, its label written."""
     for src, dest, label, mode, width, height, boxes in jobs:
         place_image(Path(src), Path(dest), mode)
-        Path(label).write_text(label_lines(boxes, width, height))
+        with open(label, "w") as fh:
+            fh.write(label_lines(boxes, width, height))
     return [None] * len(jobs)
 
 
@@ -73,13 +74,16 @@ def write_split_images(
         (root / images_dir(split)).mkdir(parents=True, exist_ok=True)
         (root / labels_dir(split)).mkdir(parents=True, exist_ok=True)
     jobs: list[PlaceJob] = []
+    dirs = {s: (str(root / images_dir(s)), str(root / labels_dir(s))) for s in SPLITS}
+    src_root = str(images_root)
     for rec in images:
         assert rec.split is not None
         name = dataset_name(rec.relpath)
         boxes = [(index_of[b.category_id], b.x, b.y, b.w, b.h) for b in rec.boxes if not b.iscrowd]
-        label = root / labels_dir(rec.split) / f"{PurePosixPath(name).stem}.txt"
-        dest = root / images_dir(rec.split) / name
-        jobs.append((str(images_root / rec.relpath), str(dest), str(label), mode, rec.width, rec.height, boxes))
+        image_dir, label_dir = dirs[rec.split]
+        label = os.path.join(label_dir, PurePosixPath(name).stem + ".txt")
+        src, dest = os.path.join(src_root, rec.relpath), os.path.join(image_dir, name)
+        jobs.append((src, dest, label, mode, rec.width, rec.height, boxes))
     for _ in map_chunks(place_and_label, jobs, workers, progress):
         pass
 
