@@ -87,7 +87,13 @@ def _images_root(location: str, layout: Layout, storage: Storage | None) -> Path
     uri = S3Uri.parse(location)
     dest = local_dir_for(uri, layout.data)
     with progress(f"sync {uri}", None) as advance:
-        downloaded, skipped = sync_prefix(storage, uri, dest, lambda n, total: advance(1))
+        shown = [0]
+
+        def step(done: int, _total: int) -> None:
+            advance(done - shown[0])
+            shown[0] = done
+
+        downloaded, skipped = sync_prefix(storage, uri, dest, step)
     info(f"synced {uri} -> {dest}: {downloaded} downloaded, {skipped} unchanged")
     return dest
 
