@@ -35,7 +35,7 @@ def test_cgroup_limit_v1_and_v2(tmp_path: Path, files: dict[str, str], cpus: flo
 def test_workers_follow_the_limit_not_the_host(tmp_path: Path) -> None:
     affinity = len(os.sched_getaffinity(0))
     assert available_cpus(_cgroup(tmp_path / "a", {"cpu.max": "50000 100000"})) == 1
-    assert available_cpus(_cgroup(tmp_path / "b", {"cpu.max": "max 100000"})) == affinity
+    assert available_cpus(_cgroup(tmp_path / "b", {"cpu.max": "max 100000"})) == min(affinity, parallel.UNLIMITED_MAX)
     assert available_cpus(_cgroup(tmp_path / "c", {"cpu.max": "6400000 100000"})) == affinity  # never above affinity
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ R = TypeVar("R")
 CGROUP = Path("/sys/fs/cgroup")
 MIN_PARALLEL = 512  # below this many items, starting processes costs more than it saves
 CHUNK = 256
+UNLIMITED_MAX = 8  # each worker costs ~60 MB; a node's 64 cores would not fit a 4Gi pod
 
 
 def _read(path: Path) -> str | None:
@@ -44,24 +46,34 @@ def cgroup_cpus(root: Path = CGROUP) -> float | None:
 
 
 def available_cpus(root: Path = CGROUP) -> int:
-    """Worker processes to use: the cgroup limit rounded up, never more than the CPUs this process may run on."""
+    """Worker processes to use: the cgroup limit rounded up, never more than the CPUs this process may run
+    on; without a limit (a pod with CPU requests only sees the whole node), at most UNLIMITED_MAX."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     limit = cgroup_cpus(root)
-    return max(1, min(affinity, math.ceil(limit)) if limit else affinity)
+    return max(1, min(affinity, math.ceil(limit)) if limit else min(affinity, UNLIMITED_MAX))
 
 
 def map_chunks(
     fn: Callable[[Sequence[T]], list[R]],
-    items: Sequence[T],
+    items: Sequence[T] | Iterable[Sequence[T]],
     workers: int,
     progress: Callable[[int], None] | None = None,
     chunk: int = 0,
+    *,
+    total: int | None = None,
 ) -> Iterator[R]:
     """fn over consecutive chunks of items, in worker processes when it pays; results in input order.
+
+    ``items`` is a sequence (cut into chunks here) or an iterable of chunks made on demand (then give
+    ``total``): only a few chunks per worker are in flight, so their data never all sits in memory.
     ``fn`` must be a module-level function (it is sent to the workers by name)."""
-    chunk = chunk or CHUNK
-    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
-    if workers <= 1 or len(items) < MIN_PARALLEL:
+    if isinstance(items, Sequence):
+        size = chunk or CHUNK
+        total = len(items)
+        chunks: Iterable[Sequence[T]] = (items[i : i + size] for i in range(0, len(items), size))
+    else:
+        chunks = items
+    if workers <= 1 or (total or 0) < MIN_PARALLEL:
         for part in chunks:
             yield from fn(part)
             if progress:
@@ -69,8 +81,19 @@ def map_chunks(
         return
     # forkserver: the parent may run a progress thread, and forking a threaded process is unsafe
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
-        for part, results in zip(chunks, pool.map(fn, chunks), strict=True):
-            yield from results
-            if progress:
-                progress(len(part))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[tuple[int, Future[list[R]]]] = deque()
+        for part in chunks:
+            pending.append((len(part), pool.submit(fn, part)))
+            if len(pending) >= 4 * workers:
+                yield from _collect(pending.popleft(), progress)
+        while pending:
+            yield from _collect(pending.popleft(), progress)
+
+
+def _collect(item: tuple[int, Future[list[R]]], progress: Callable[[int], None] | None) -> list[R]:
+    size, future = item
+    results = future.result()
+    if progress:
+        progress(size)
+    return results

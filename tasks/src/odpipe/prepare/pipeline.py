@@ -35,7 +35,7 @@ from odpipe.prepare.report import Report
 from odpipe.prepare.split import assign_splits, keep_backgrounds, read_val_list
 from odpipe.prepare.sync import local_dir_for, sync_prefix
 from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, validate
-from odpipe.prepare.yolo import LinkMode, coco_for_split, write_coco, write_split_images
+from odpipe.prepare.yolo import LinkMode, write_coco_split, write_split_images
 from odpipe.storage import S3Uri, Storage, is_s3_uri
 
 
@@ -311,7 +311,7 @@ def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions) -> dict[str
     write_data_yaml(tmp / DATA_YAML, plan.final, plan.splits, {i: c.name for i, c in enumerate(plan.categories)})
     for split in plan.splits:
         if split != "train":
-            write_coco(tmp / coco_file(split), coco_for_split(plan.images, plan.categories, split))
+            write_coco_split(tmp / coco_file(split), plan.images, plan.categories, split)
     counts = _counts(plan.images, plan.categories)
     if augmented:
         counts["train"]["augmented_images"] = augmented

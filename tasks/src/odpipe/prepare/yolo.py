@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Literal
 
 from odpipe.dataset_manifest import SPLITS, images_dir, labels_dir
-from odpipe.prepare.parallel import map_chunks
+from odpipe.prepare import parallel
 from odpipe.prepare.validate import Category, ImageRecord
 
 LinkMode = Literal["hardlink", "symlink", "copy"]
@@ -73,57 +73,51 @@ def write_split_images(
     for split in sorted({rec.split for rec in images if rec.split is not None}):
         (root / images_dir(split)).mkdir(parents=True, exist_ok=True)
         (root / labels_dir(split)).mkdir(parents=True, exist_ok=True)
-    jobs: list[PlaceJob] = []
-    dirs = {s: (str(root / images_dir(s)), str(root / labels_dir(s))) for s in SPLITS}
-    src_root = str(images_root)
-    for rec in images:
-        assert rec.split is not None
-        name = dataset_name(rec.relpath)
-        boxes = [(index_of[b.category_id], b.x, b.y, b.w, b.h) for b in rec.boxes if not b.iscrowd]
-        image_dir, label_dir = dirs[rec.split]
-        label = os.path.join(label_dir, PurePosixPath(name).stem + ".txt")
-        src, dest = os.path.join(src_root, rec.relpath), os.path.join(image_dir, name)
-        jobs.append((src, dest, label, mode, rec.width, rec.height, boxes))
-    for _ in map_chunks(place_and_label, jobs, workers, progress):
+    jobs = _place_jobs(root, images_root, images, index_of, mode)
+    for _ in parallel.map_chunks(place_and_label, jobs, workers, progress, total=len(images)):
         pass
 
 
-def coco_for_split(images: list[ImageRecord], categories: list[Category], split: str) -> dict[str, Any]:
+def _place_jobs(
+    root: Path, images_root: Path, images: list[ImageRecord], index_of: dict[int, int], mode: LinkMode
+) -> Iterator[list[PlaceJob]]:
+    """The work of write_split_images in chunks, made as the workers ask (boxes of a few chunks at a time)."""
+    dirs = {s: (str(root / images_dir(s)), str(root / labels_dir(s))) for s in SPLITS}
+    src_root = str(images_root)
+    size = parallel.CHUNK
+    for start in range(0, len(images), size):
+        jobs: list[PlaceJob] = []
+        for rec in images[start : start + size]:
+            assert rec.split is not None
+            name = dataset_name(rec.relpath)
+            boxes = [(index_of[b.category_id], b.x, b.y, b.w, b.h) for b in rec.boxes if not b.iscrowd]
+            image_dir, label_dir = dirs[rec.split]
+            label = os.path.join(label_dir, PurePosixPath(name).stem + ".txt")
+            src, dest = os.path.join(src_root, rec.relpath), os.path.join(image_dir, name)
+            jobs.append((src, dest, label, mode, rec.width, rec.height, boxes))
+        yield jobs
+
+
+def write_coco_split(path: Path, images: list[ImageRecord], categories: list[Category], split: str) -> None:
     """COCO instances for one split: integer image ids 1..n (the original id kept beside), every box
-    including iscrowd ones (COCOeval ignores those), original category ids and names."""
-    out_images, out_anns = [], []
-    ann_id = 0
+    including iscrowd ones (COCOeval ignores those), original category ids and names. Written piece by
+    piece (the same bytes as one compact json.dumps of the document, without holding it)."""
     chosen = sorted((r for r in images if r.split == split), key=lambda r: r.relpath)
-    for img_id, rec in enumerate(chosen, start=1):
-        out_images.append(
-            {
-                "id": img_id,
-                "file_name": dataset_name(rec.relpath),
-                "width": rec.width,
-                "height": rec.height,
-                "source_id": rec.orig_id,
-            }
-        )
-        for b in rec.boxes:
-            ann_id += 1
-            out_anns.append(
-                {
-                    "id": ann_id,
-                    "image_id": img_id,
-                    "category_id": b.category_id,
-                    "bbox": [b.x, b.y, b.w, b.h],
-                    "area": b.w * b.h,
-                    "iscrowd": int(b.iscrowd),
-                    "source_id": b.orig_id,
-                }
-            )
-    return {
-        "info": {"description": f"odpipe {split} split"},
-        "images": out_images,
-        "annotations": out_anns,
-        "categories": [{"id": c.coco_id, "name": c.name} for c in categories],
-    }
-
-
-def write_coco(path: Path, doc: dict[str, Any]) -> None:
-    path.write_text(json.dumps(doc, separators=(",", ":")))
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w") as fh:
+        fh.write('{"info":' + dumps({"description": f"odpipe {split} split"}) + ',"images":[')
+        for img_id, rec in enumerate(chosen, start=1):
+            image = {"id": img_id, "file_name": dataset_name(rec.relpath), "width": rec.width, "height": rec.height}
+            image["source_id"] = rec.orig_id
+            fh.write(("," if img_id > 1 else "") + dumps(image))
+        fh.write('],"annotations":[')
+        ann_id = 0
+        for img_id, rec in enumerate(chosen, start=1):
+            for b in rec.boxes:
+                ann_id += 1
+                ann = {"id": ann_id, "image_id": img_id, "category_id": b.category_id, "bbox": [b.x, b.y, b.w, b.h]}
+                ann.update(area=b.w * b.h, iscrowd=int(b.iscrowd), source_id=b.orig_id)
+                fh.write(("," if ann_id > 1 else "") + dumps(ann))
+        fh.write('],"categories":' + dumps([{"id": c.coco_id, "name": c.name} for c in categories]) + "}")
+    tmp.rename(path)
