@@ -44,6 +44,7 @@ BROKEN = {
 def _load(path: Path, streamed: bool, chunk: int, monkeypatch: pytest.MonkeyPatch) -> tuple[str, object]:
     monkeypatch.setattr(load, "STREAM_ABOVE_BYTES", 0 if streamed else 1 << 40)
     monkeypatch.setattr(stream, "CHUNK", chunk)
+    monkeypatch.setattr(stream, "_BATCH_MIN", 0)  # batches wherever the window allows one
     try:
         doc = load.load_instances(path)
     except InputError as exc:
@@ -83,3 +84,21 @@ def test_regular_rows_are_stored_as_numbers(tmp_path: Path, monkeypatch: pytest.
         "bbox": [1.0, 2.0, 3.0, 4.5],
         "iscrowd": 0,
     }
+
+
+def test_many_annotations_decoded_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    anns = [{"id": i, "image_id": 1, "category_id": 1, "bbox": [i, 2.5, 3, 4], "note": "}, {"} for i in range(3000)]
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({**GOOD, "annotations": anns}))
+    batches: list[int] = []
+    real = stream._batch
+
+    def counting(reader: stream.StreamReader) -> list[object] | None:
+        items = real(reader)
+        batches.append(len(items) if items is not None else 0)
+        return items
+
+    monkeypatch.setattr(stream, "_batch", counting)
+    whole = _load(path, False, 5000, monkeypatch)
+    assert _load(path, True, 5000, monkeypatch) == whole
+    assert sum(batches) > 2000  # most elements came through the batch path, cut at a '}' in a string or not

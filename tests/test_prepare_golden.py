@@ -36,5 +36,6 @@ def test_outputs_unchanged(
     if parse == "streamed":  # every file streamed, in chunks small enough to cut every kind of token
         monkeypatch.setattr(load, "STREAM_ABOVE_BYTES", 0)
         monkeypatch.setattr(stream, "CHUNK", 61)
+        monkeypatch.setattr(stream, "_BATCH_MIN", 0)
     got = run_case(case, tmp_path, workers=workers)
     assert got == GOLDEN[case], json.dumps(got)

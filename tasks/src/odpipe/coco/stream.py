@@ -18,6 +18,7 @@ from odpipe.errors import InputError
 CHUNK = 1 << 22
 _WS = " \t\n\r"
 _MARGIN = 64
+_BATCH_MIN = 1 << 16  # below this, one element at a time costs as little
 
 
 class _NeedMore(Exception):
@@ -105,13 +106,38 @@ class StreamReader:
             self.fill()
 
 
+def _batch(reader: StreamReader) -> list[Any] | None:
+    """The list elements that end before the window does, decoded in one call of the C scanner, or None.
+
+    The window is cut after its last '}' and closed with ']'. A cut inside a string or inside a nested
+    value leaves the text unbalanced, so it fails to decode and the caller goes element by element (which
+    also names any real syntax error exactly as the whole-file parser does)."""
+    buf, start = reader.buf, reader.pos
+    cut = buf.rfind("}", start, len(buf) - _MARGIN)
+    if cut < start + _BATCH_MIN:
+        return None
+    try:
+        items, end = reader.scan("[" + buf[start : cut + 1] + "]")
+    except json.JSONDecodeError:
+        return None
+    if end != cut - start + 3:
+        return None
+    reader.pos = cut + 1
+    return items  # type: ignore[no-any-return]
+
+
 def _list(reader: StreamReader, sink: Callable[[Any], None]) -> None:
     reader.pos += 1  # the '['
     if reader.peek() == "]":
         reader.pos += 1
         return
     while True:
-        sink(reader.value())
+        items = _batch(reader)
+        if items is None:
+            sink(reader.value())
+        else:
+            for item in items:
+                sink(item)
         if reader.expect(",]", "Expecting ',' delimiter") == "]":
             return
 

@@ -44,6 +44,8 @@ class ImageIndex:
     def resolve(self, file_name: str) -> Resolved:
         """Relative path first, then basename. Absolute paths from elsewhere resolve by basename;
         a path with '..' that would leave the root raises PathEscapes."""
+        if "/" not in file_name and "\\" not in file_name and file_name[1:2] != ":" and file_name in self.by_rel:
+            return Resolved(file_name, "relative")  # the common case, decided as below would decide it
         norm = file_name.replace("\\", "/")
         foreign = norm.startswith("/") or (len(norm) > 1 and norm[1] == ":")
         if not foreign:
