@@ -12,6 +12,8 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 _I64 = 1 << 63
 
 
@@ -72,6 +74,14 @@ class AnnotationTable:
         self.category_ids.append(0)
         self.boxes.extend((0.0, 0.0, 0.0, 0.0))
         self.crowd.append(crowd)
+
+    def repeated_ids(self) -> set[int]:
+        """The plain integer ids that occur more than once among the regular rows."""
+        ids = np.frombuffer(self.ids, dtype=np.int64) if len(self.ids) else np.zeros(0, np.int64)
+        regular = np.ones(len(ids), dtype=bool)
+        regular[list(self.irregular)] = False
+        values, counts = np.unique(ids[regular], return_counts=True)
+        return set(values[counts > 1].tolist())
 
     @classmethod
     def from_list(cls, items: list[Any]) -> AnnotationTable:

@@ -58,18 +58,34 @@ class BoxStore:
         crowd = np.frombuffer(self.crowd, dtype=np.uint8) if len(self.crowd) else np.zeros(0, np.uint8)
         self._crowd_per_image = np.bincount(owner, weights=crowd, minlength=images).astype(np.int64)
 
-    def rows_of(self, image: int) -> npt.NDArray[np.int64]:
-        return self._order[self._start[image] : self._start[image + 1]]
+    def rows_of(self, image: int) -> list[int]:
+        return self._order[self._start[image] : self._start[image + 1]].tolist()  # type: ignore[no-any-return]
 
     def boxes_of(self, image: int) -> list[Box]:
-        rows = self.rows_of(image).tolist()
         out = []
-        xywh, other = self.xywh, self.other_ids
-        for r in rows:
-            orig = other[r] if r in other else self.int_ids[r]
+        xywh, other, ids, cats, crowd = self.xywh, self.other_ids, self.int_ids, self.category, self.crowd
+        for r in self.rows_of(image):
             b = 4 * r
-            out.append(Box(orig, self.category[r], xywh[b], xywh[b + 1], xywh[b + 2], xywh[b + 3], bool(self.crowd[r])))
+            orig = other[r] if r in other else ids[r]
+            out.append(Box(orig, cats[r], xywh[b], xywh[b + 1], xywh[b + 2], xywh[b + 3], crowd[r] == 1))
         return out
+
+    def hash_rows(self, image: int) -> list[list[Any]]:
+        """[category, x, y, w, h, iscrowd] of each box of an image (what the dataset id hashes)."""
+        xywh, cats, crowd = self.xywh, self.category, self.crowd
+        return [
+            [cats[r], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3], crowd[r] == 1]
+            for r in self.rows_of(image)
+        ]
+
+    def label_rows(self, image: int, index_of: dict[int, int]) -> list[tuple[int, float, float, float, float]]:
+        """(class index, x, y, w, h) of each trainable (non-crowd) box of an image."""
+        xywh, cats, crowd = self.xywh, self.category, self.crowd
+        return [
+            (index_of[cats[r]], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3])
+            for r in self.rows_of(image)
+            if not crowd[r]
+        ]
 
     def counts_of(self, image: int) -> tuple[int, int]:
         """(boxes, of which iscrowd) of one image."""
@@ -79,6 +95,6 @@ class BoxStore:
         """The category id of every non-crowd box of the given images."""
         if not len(self.crowd) or not images:
             return np.zeros(0, np.int64)
-        rows = np.concatenate([self.rows_of(i) for i in images])
+        rows = np.concatenate([self._order[self._start[i] : self._start[i + 1]] for i in images])
         crowd = np.frombuffer(self.crowd, dtype=np.uint8)[rows]
         return np.frombuffer(self.category, dtype=np.int64)[rows[crowd == 0]]

@@ -169,6 +169,8 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
     val_list = read_val_list(opts.val_list) if opts.val_list else None
     images_root = _images_root(opts.images, layout, storage)
     validated = _validate(opts, sources, images_root, layout, report)
+    for src in sources:  # the kept boxes are in the BoxStore now: free the raw annotation table
+        src.doc.pop("annotations", None)
     images = _select_and_split(opts, validated.images, val_list, sources, report)
     _write_report(layout, report, sources)
     params = prepare_params(opts, augment_doc, len(sources), val_list is not None)

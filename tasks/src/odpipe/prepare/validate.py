@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
 from odpipe.prepare.boxes import Box, BoxStore
 from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_many
@@ -289,6 +290,7 @@ class _AnnotationRules:
     report: Report
     tolerance: float
     crowd_as_target: bool
+    repeated: set[str]  # id keys that may occur twice (_repeated_keys)
     seen: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def place(self, ann: Checked) -> None:
@@ -304,12 +306,13 @@ class _AnnotationRules:
         if box is None:
             self.report.add("annotation-bad-bbox", self.file, id=aid, bbox=raw_box)
             return
-        signature = (image_key, cid, box)
-        if akey in self.seen:
-            self.report.add("annotation-duplicate-id", self.file, id=aid)
-            if self.seen[akey] == signature:
-                return
-        self.seen[akey] = signature
+        if akey in self.repeated:  # an id that occurs once in the file needs no remembering
+            signature = (image_key, cid, box)
+            if akey in self.seen:
+                self.report.add("annotation-duplicate-id", self.file, id=aid)
+                if self.seen[akey] == signature:
+                    return
+            self.seen[akey] = signature
         placed = _clip_to_image(box, rec, self.tolerance, self.report, self.file, aid)
         if placed is None:
             return
@@ -317,6 +320,18 @@ class _AnnotationRules:
         if crowd:
             self.report.add("annotation-crowd", self.file, id=aid)
         rec.store.add(rec.number, aid, cid, placed, crowd)
+
+
+def _repeated_keys(table: AnnotationTable) -> set[str]:
+    """Id keys that may occur more than once in a file: plain integer ids seen twice or more, and every
+    id of an irregular row (a string "7" and an integer 7 are one key). Duplicates are looked for among
+    these only, so their memory follows the duplicates, not the boxes."""
+    keys = {str(v) for v in table.repeated_ids()}
+    for ann in table.irregular.values():
+        key = id_key(ann.get("id")) if isinstance(ann, dict) else None
+        if key is not None:
+            keys.add(key)
+    return keys
 
 
 def _annotations(
@@ -329,8 +344,11 @@ def _annotations(
 ) -> None:
     for src_no, src in enumerate(sources):
         file = str(src.path)
-        rules = _AnnotationRules(file, f"{src_no}:", images, known, report, tolerance, crowd_as_target)
-        for entry in src.doc["annotations"].entries():
+        table = src.doc["annotations"]
+        rules = _AnnotationRules(
+            file, f"{src_no}:", images, known, report, tolerance, crowd_as_target, _repeated_keys(table)
+        )
+        for entry in table.entries():
             ann = entry if type(entry) is tuple else _check_fields(entry, file, report)
             if ann is not None:
                 rules.place(ann)

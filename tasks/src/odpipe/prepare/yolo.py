@@ -90,7 +90,7 @@ def _place_jobs(
         for rec in images[start : start + size]:
             assert rec.split is not None
             name = dataset_name(rec.relpath)
-            boxes = [(index_of[b.category_id], b.x, b.y, b.w, b.h) for b in rec.boxes if not b.iscrowd]
+            boxes = rec.store.label_rows(rec.number, index_of)
             image_dir, label_dir = dirs[rec.split]
             label = os.path.join(label_dir, PurePosixPath(name).stem + ".txt")
             src, dest = os.path.join(src_root, rec.relpath), os.path.join(image_dir, name)
@@ -104,8 +104,7 @@ def write_coco_split(path: Path, images: list[ImageRecord], categories: list[Cat
     piece (the same bytes as one compact json.dumps of the document, without holding it)."""
     chosen = sorted((r for r in images if r.split == split), key=lambda r: r.relpath)
     dumps = json.JSONEncoder(separators=(",", ":")).encode
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("w") as fh:
+    with path.open("w") as fh:  # inside the dataset's building folder: complete before it is renamed
         fh.write('{"info":' + dumps({"description": f"odpipe {split} split"}) + ',"images":[')
         for img_id, rec in enumerate(chosen, start=1):
             image = {"id": img_id, "file_name": dataset_name(rec.relpath), "width": rec.width, "height": rec.height}
@@ -120,4 +119,3 @@ def write_coco_split(path: Path, images: list[ImageRecord], categories: list[Cat
                 ann.update(area=b.w * b.h, iscrowd=int(b.iscrowd), source_id=b.orig_id)
                 fh.write(("," if ann_id > 1 else "") + dumps(ann))
         fh.write('],"categories":' + dumps([{"id": c.coco_id, "name": c.name} for c in categories]) + "}")
-    tmp.rename(path)
