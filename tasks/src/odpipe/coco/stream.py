@@ -35,6 +35,7 @@ class StreamReader:
         self.bytes_read = 0
         self.line, self.col = 0, 0  # newlines and trailing columns of the text already dropped
         self.scan = json.JSONDecoder().raw_decode
+        self.fills, self.batch_failed = 0, -1  # windows read; the window where a batch last failed
 
     def fill(self) -> None:
         """Drop what was consumed and append the next chunk (sets eof at the end of the file)."""
@@ -50,6 +51,7 @@ class StreamReader:
             raise InputError(f"{self.path}: not JSON (not UTF-8 text: {exc.reason} at byte {at})") from None
         self.bytes_read += len(raw)
         self.buf, self.pos, self.eof = self.buf[self.pos :] + text, 0, not raw
+        self.fills += 1
 
     def where(self, pos: int) -> tuple[int, int]:
         """(line, column), 1-based, of a position in the window."""
@@ -111,18 +113,20 @@ def _batch(reader: StreamReader) -> list[Any] | None:
 
     The window is cut after its last '}' and closed with ']'. A cut inside a string or inside a nested
     value leaves the text unbalanced, so it fails to decode and the caller goes element by element (which
-    also names any real syntax error exactly as the whole-file parser does)."""
+    also names any real syntax error exactly as the whole-file parser does) until the window moves on.
+    When the list ends inside the window, the scanner stops at its own ']': those are its last elements."""
     buf, start = reader.buf, reader.pos
+    if reader.batch_failed == reader.fills:
+        return None
     cut = buf.rfind("}", start, len(buf) - _MARGIN)
     if cut < start + _BATCH_MIN:
         return None
     try:
         items, end = reader.scan("[" + buf[start : cut + 1] + "]")
     except json.JSONDecodeError:
+        reader.batch_failed = reader.fills
         return None
-    if end != cut - start + 3:
-        return None
-    reader.pos = cut + 1
+    reader.pos = start + end - 2 if end != cut - start + 3 else cut + 1  # at the list's own ']', or past the cut
     return items  # type: ignore[no-any-return]
 
 
