@@ -158,7 +158,8 @@ def ensure_10m(root: Path) -> Path:
     path = root / "instances_10m.json"
     if not path.exists():
         images = _images(TRAIN2017_IMAGES, random.Random(2017))
-        _write_coco(path, images, _annotations(images, random.Random(10), 11.6, False))
+        boxes = _write_coco(path, images, _annotations(images, random.Random(10), 11.6, False))
+        (root / "instances_10m.boxes").write_text(str(boxes))
     return path
 
 

@@ -190,7 +190,9 @@ def coco_rows(work: Path) -> dict[str, dict[str, float]]:
         out["coco_118k"] = run_case(label, root / "instances_train.json", root / "images", work, 1)
     if "10m" in chosen:
         ann = coco_shaped.ensure_10m(root)
-        label = f"10M boxes over the same {st['images']} images (boxes only, {ann.stat().st_size >> 20} MB JSON)"
+        count = root / "instances_10m.boxes"
+        boxes = count.read_text().strip() if count.exists() else "~10M"
+        label = f"{boxes} boxes over the same {st['images']} images (boxes only, {ann.stat().st_size >> 20} MB JSON)"
         out["coco_10m"] = run_case(label, ann, root / "images", work, 1, peer=False)
     _goals(out)
     return out
