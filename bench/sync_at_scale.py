@@ -93,6 +93,7 @@ def main() -> int:
                 took = time.perf_counter() - t
                 rates[name] = count / took
                 rows.append((name, f"{count} objects in {took:.1f} s = {count / took:.0f} objects/s"))
+                print(f"  ... {rows[-1][0]}: {rows[-1][1]}", flush=True)  # kept if a later step is cut short
                 if name.startswith("odpipe"):
                     t = time.perf_counter()
                     fetched, skipped = sync_prefix(Storage(), S3Uri(BUCKET, PREFIX), dest)
