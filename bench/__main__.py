@@ -7,6 +7,7 @@ import sys
 
 BENCHES = [
     "bench.prepare_vs_convert_coco",
+    "bench.sync_at_scale",
     "bench.train_vs_yolo",
     "bench.export_and_storage",
     "bench.run_overhead",

@@ -20,6 +20,7 @@ from report_check import (
     check_evaluation_report,
     check_model_report,
     chromium_render,
+    column,
     parse,
 )
 
@@ -69,6 +70,23 @@ def _detections(gt: dict[str, Any]) -> tuple[list[dict[str, Any]], int, int]:
         x, y, w, h = a["bbox"]
         out.append({"image_id": a["image_id"], "category_id": cid, "bbox": [x + w / 2, y, w, h], "score": 0.05})
     return out, 1, 1
+
+
+def test_a_large_set_report_samples_images_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the box budget the report's per-class statistics come from every k-th image (bounded memory
+    at COCO scale); the page says so and the per-split counts still come whole from the manifest."""
+    from odpipe.prepare import pipeline
+    from odpipe.synthetic import make_dataset
+
+    monkeypatch.setattr(pipeline, "REPORT_BOX_BUDGET", 10)
+    make_dataset(tmp_path / "src", images=16, size=96, seed=3)
+    run = odpipe(tmp_path / "root", "prepare", "--annotations", str(tmp_path / "src/annotations.json"),
+                 "--images", str(tmp_path / "src/images"))  # fmt: skip
+    assert run.exit_code == 0, run.output
+    page = (run.outputs / contract.DATASET_REPORT).read_text()
+    assert "computed on every " in page and "th image of each split (a large set)" in page
+    images = column(parse(page), "splits-table")
+    assert images == {split: str(c["images"]) for split, c in run.manifest()["splits"].items()}
 
 
 def test_evaluation_report_numbers_and_curves(prepared: Path, tmp_path: Path) -> None:

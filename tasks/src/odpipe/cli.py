@@ -145,7 +145,13 @@ def prepare(
             help="Train on iscrowd=1 boxes too (as Roboflow exports do); by default they are kept for evaluation only."
         ),
     ] = False,
-    workers: Annotated[int, typer.Option(min=1, help="Threads that read images.")] = 4,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Processes that check images and write labels; 0: as many as the container's CPU limit (cgroup).",
+        ),
+    ] = 0,
     inputs_dir: InputsOpt = None,
     outputs_dir: OutputsOpt = None,
     data_dir: DataOpt = None,

@@ -81,6 +81,9 @@ class Buckets:
         )
 
 
+SYNC_THREADS = 16  # concurrent object downloads of one sync: S3 latency, not CPU, bounds them
+
+
 def s3_client(
     endpoint_url: str | None = None,
     *,
@@ -102,6 +105,7 @@ def s3_client(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         s3={"addressing_style": "path"},
+        max_pool_connections=SYNC_THREADS * 2,  # parallel syncs and multipart downloads share the pool
         # Only send/validate checksums where the operation requires them: S3-compatible servers
         # differ in what they support, and odpipe verifies its own sha256 metadata instead.
         request_checksum_calculation="when_required",

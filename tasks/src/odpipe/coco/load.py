@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from odpipe.coco.stream import read_streaming
+from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
+
+try:
+    import orjson
+except ImportError:  # optional: the standard library parses the same documents, slower
+    orjson = None  # type: ignore[assignment]
+
+STREAM_ABOVE_BYTES = 64 << 20  # smaller files parse faster whole; larger ones would cost ~1 KB per box
 
 
 def read_json(path: Path) -> Any:
@@ -19,6 +30,9 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: cannot read annotations file: {exc.strerror}") from None
     if not raw.strip():
         raise InputError(f"{path}: file is empty, expected COCO instances JSON")
+    fast = _fast_loads(raw)
+    if fast is not _UNPARSED:
+        return fast
     try:
         return json.loads(raw)
     except UnicodeDecodeError as exc:
@@ -34,6 +48,22 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
+_UNPARSED = object()
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def _fast_loads(raw: bytes) -> Any:
+    """orjson's result where it is certainly json's; _UNPARSED otherwise. orjson turns integers beyond 64
+    bits into floats, so any 19-digit run sends the file to json, as does anything orjson refuses (NaN,
+    lone surrogates, a BOM, a syntax error: json then names the problem)."""
+    if orjson is None or _LONG_NUMBER.search(raw):
+        return _UNPARSED
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _UNPARSED
+
+
 def _first(items: Any) -> dict[str, Any] | None:
     if isinstance(items, list):
         for item in items:
@@ -42,21 +72,49 @@ def _first(items: Any) -> dict[str, Any] | None:
     return None
 
 
-def check_instances(doc: Any, path: Path) -> dict[str, Any]:
-    """Return the document when it is COCO instances; otherwise raise naming what it is instead."""
+def check_instances(doc: Any, path: Path, annotations: AnnotationTable | None = None) -> dict[str, Any]:
+    """Return the document when it is COCO instances; otherwise raise naming what it is instead.
+
+    ``annotations`` holds the annotations when they were streamed out of ``doc`` into a table."""
     if not isinstance(doc, dict):
         raise InputError(
             f"{path}: not COCO: the top level is a JSON {type(doc).__name__}, expected an object "
             f"with 'images', 'annotations' and 'categories'"
         )
-    missing = [k for k in ("images", "annotations", "categories") if k not in doc]
+    streamed = annotations is not None and "annotations" not in doc
+    missing = [
+        k for k in ("images", "annotations", "categories") if k not in doc and not (streamed and k == "annotations")
+    ]
+    keys = sorted({*doc, "annotations"} if streamed else doc)
     if "images" in missing:
-        raise InputError(f"{path}: not COCO instances: no 'images' list (keys found: {sorted(doc)})")
+        raise InputError(f"{path}: not COCO instances: no 'images' list (keys found: {keys})")
     for key in ("images", "annotations", "categories"):
         if key in doc and not isinstance(doc[key], list):
             raise InputError(f"{path}: not COCO instances: '{key}' is a {type(doc[key]).__name__}, expected a list")
-    ann = _first(doc.get("annotations"))
-    cat = _first(doc.get("categories"))
+    table = annotations if streamed else AnnotationTable.from_list(doc.get("annotations") or [])
+    assert table is not None
+    _check_kind(table, _first(doc.get("categories")), path)
+    if "annotations" in missing or not len(table):
+        raise InputError(
+            f"{path}: not COCO instances: no annotations (an image-info file?); "
+            f"expected a non-empty 'annotations' list with 'bbox' per annotation"
+        )
+    if "categories" in missing or not doc.get("categories"):
+        raise InputError(f"{path}: not COCO instances: no 'categories'")
+    if not table.any_bbox:
+        raise InputError(f"{path}: not COCO instances: no annotation has a 'bbox' (an image-labels file?)")
+    if table.all_crowd:
+        raise InputError(
+            f"{path}: every annotation is iscrowd=1 (a COCO stuff/segmentation file?): nothing to train a detector on"
+        )
+    doc.pop("annotations", None)
+    doc["annotations"] = table
+    return doc
+
+
+def _check_kind(table: AnnotationTable, cat: dict[str, Any] | None, path: Path) -> None:
+    """Panoptic, captions and keypoints files are COCO too, but not instances: say which one this is."""
+    ann = table.first_object
     if ann is not None and "segments_info" in ann:
         raise InputError(
             f"{path}: this is a COCO panoptic file (annotations carry 'segments_info'), not "
@@ -72,21 +130,22 @@ def check_instances(doc: Any, path: Path) -> dict[str, Any]:
             f"{path}: this is a COCO keypoints file (annotations/categories carry 'keypoints'), "
             f"not COCO instances; odpipe trains box detectors from instances files"
         )
-    if "annotations" in missing or not doc.get("annotations"):
-        raise InputError(
-            f"{path}: not COCO instances: no annotations (an image-info file?); "
-            f"expected a non-empty 'annotations' list with 'bbox' per annotation"
-        )
-    if "categories" in missing or not doc.get("categories"):
-        raise InputError(f"{path}: not COCO instances: no 'categories'")
-    if not any(isinstance(a, dict) and "bbox" in a for a in doc["annotations"]):
-        raise InputError(f"{path}: not COCO instances: no annotation has a 'bbox' (an image-labels file?)")
-    if all(isinstance(a, dict) and a.get("iscrowd") in (1, True) for a in doc["annotations"]):
-        raise InputError(
-            f"{path}: every annotation is iscrowd=1 (a COCO stuff/segmentation file?): nothing to train a detector on"
-        )
-    return doc
 
 
 def load_instances(path: Path) -> dict[str, Any]:
-    return check_instances(read_json(path), path)
+    """The COCO instances document, its 'annotations' as an AnnotationTable. Files above
+    STREAM_ABOVE_BYTES are parsed streaming, so memory follows the table, not the file."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_json names the problem
+    if size <= STREAM_ABOVE_BYTES:
+        return check_instances(read_json(path), path)
+    tables: list[AnnotationTable] = []
+
+    def new_table() -> Callable[[Any], None]:
+        tables.append(AnnotationTable())
+        return tables[-1].add
+
+    doc = read_streaming(path, {"annotations": new_table})
+    return check_instances(doc, path, tables[-1] if tables else None)

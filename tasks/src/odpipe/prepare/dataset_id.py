@@ -16,15 +16,9 @@ def dataset_id(categories: list[Category], images: list[ImageRecord], params: di
     digest = hashlib.sha256()
     head = {"format": FORMAT_VERSION, "categories": [[c.coco_id, c.name] for c in categories], "params": params}
     digest.update(json.dumps(head, sort_keys=True, separators=(",", ":")).encode())
+    encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would build one per call
     for rec in sorted(images, key=lambda r: (r.relpath, r.key)):
-        row = [
-            rec.relpath,
-            rec.sha256,
-            rec.width,
-            rec.height,
-            rec.split,
-            sorted([b.category_id, b.x, b.y, b.w, b.h, b.iscrowd] for b in rec.boxes),
-        ]
-        digest.update(json.dumps(row, separators=(",", ":")).encode())
+        row = [rec.relpath, rec.sha256, rec.width, rec.height, rec.split, sorted(rec.store.hash_rows(rec.number))]
+        digest.update(encode(row).encode())
         digest.update(b"\n")
     return digest.hexdigest()[:ID_LENGTH]

@@ -7,6 +7,7 @@ import io
 import json
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -43,6 +44,8 @@ class ImageIndex:
     def resolve(self, file_name: str) -> Resolved:
         """Relative path first, then basename. Absolute paths from elsewhere resolve by basename;
         a path with '..' that would leave the root raises PathEscapes."""
+        if "/" not in file_name and "\\" not in file_name and file_name[1:2] != ":" and file_name in self.by_rel:
+            return Resolved(file_name, "relative")  # the common case, decided as below would decide it
         norm = file_name.replace("\\", "/")
         foreign = norm.startswith("/") or (len(norm) > 1 and norm[1] == ":")
         if not foreign:
@@ -77,6 +80,7 @@ class ImageCheck:
     sha256: str = ""
     size: int = 0
     problem: str = ""
+    mtime_ns: int = 0  # when the bytes hashed were read (the hash cache's stamp)
 
 
 _TAILS = {"JPEG": (b"\xff\xd9",), "PNG": (b"IEND\xaeB`\x82",)}
@@ -87,9 +91,10 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
     (JPEG without its end marker, PNG without IEND) without a full decode unless asked."""
     from PIL import Image, UnidentifiedImageError
 
-    path = root / relpath
     try:
-        data = path.read_bytes()
+        with open(os.path.join(root, relpath), "rb") as fh:
+            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+            data = fh.read()
     except OSError as exc:
         return ImageCheck(relpath, False, problem=f"cannot read: {exc.strerror}")
     digest = hashlib.sha256(data).hexdigest()
@@ -112,7 +117,12 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
     tails = _TAILS.get(fmt)
     if tails and not any(data.rstrip(b"\x00\r\n ").endswith(t) for t in tails):
         return ImageCheck(relpath, False, width, height, digest, len(data), problem=f"truncated {fmt} (no end marker)")
-    return ImageCheck(relpath, True, width, height, digest, len(data))
+    return ImageCheck(relpath, True, width, height, digest, len(data), mtime_ns=mtime_ns)
+
+
+def inspect_many(jobs: Sequence[tuple[str, str, bool]]) -> list[ImageCheck]:
+    """inspect_image over (root, relpath, full_decode) jobs: one chunk of work for a worker process."""
+    return [inspect_image(Path(root), relpath, full_decode=full) for root, relpath, full in jobs]
 
 
 class HashCache:
@@ -148,7 +158,7 @@ class HashCache:
     def put(self, root: Path, check: ImageCheck) -> None:
         if not check.ok:
             return
-        size, mtime = self._stamp(root / check.relpath)
+        size, mtime = (check.size, check.mtime_ns) if check.mtime_ns else self._stamp(root / check.relpath)
         self.entries[check.relpath] = [size, mtime, check.width, check.height, check.sha256]
         self.dirty = True
 

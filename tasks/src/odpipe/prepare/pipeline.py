@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from odpipe import __version__, contract
 from odpipe.atomic import building_dir
 from odpipe.coco.load import load_instances
@@ -28,11 +30,12 @@ from odpipe.jsonfile import write_json
 from odpipe.prepare import augment as augment_mod
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import HashCache
+from odpipe.prepare.parallel import available_cpus
 from odpipe.prepare.report import Report
 from odpipe.prepare.split import assign_splits, keep_backgrounds, read_val_list
 from odpipe.prepare.sync import local_dir_for, sync_prefix
 from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, validate
-from odpipe.prepare.yolo import LinkMode, coco_for_split, write_coco, write_split_images
+from odpipe.prepare.yolo import LinkMode, dataset_name, write_coco_split, write_split_images
 from odpipe.storage import S3Uri, Storage, is_s3_uri
 
 
@@ -52,7 +55,7 @@ class PrepareOptions:
     augment: Path | None = None
     full_decode: bool = False
     crowd_as_target: bool = False
-    workers: int = 4
+    workers: int = 0  # processes for image checks and label writing; 0: the container's CPU limit
 
 
 @dataclass
@@ -84,7 +87,13 @@ def _images_root(location: str, layout: Layout, storage: Storage | None) -> Path
     uri = S3Uri.parse(location)
     dest = local_dir_for(uri, layout.data)
     with progress(f"sync {uri}", None) as advance:
-        downloaded, skipped = sync_prefix(storage, uri, dest, lambda n, total: advance(1))
+        shown = [0]
+
+        def step(done: int, _total: int) -> None:
+            advance(done - shown[0])
+            shown[0] = done
+
+        downloaded, skipped = sync_prefix(storage, uri, dest, step)
     info(f"synced {uri} -> {dest}: {downloaded} downloaded, {skipped} unchanged")
     return dest
 
@@ -97,14 +106,15 @@ def _counts(images: list[ImageRecord], categories: list[Category]) -> dict[str, 
             continue
         per_class = {c.name: 0 for c in categories}
         name_of = {c.coco_id: c.name for c in categories}
-        for rec in chosen:
-            for b in rec.trainable_boxes:
-                per_class[name_of[b.category_id]] += 1
+        cats, freq = np.unique(chosen[0].store.trainable_categories([r.number for r in chosen]), return_counts=True)
+        for cid, n in zip(cats.tolist(), freq.tolist(), strict=True):
+            per_class[name_of[cid]] += n
+        trainable = [r.trainable_count for r in chosen]
         out[split] = {
             "images": len(chosen),
-            "boxes": sum(len(r.trainable_boxes) for r in chosen),
-            "crowd": sum(len(r.boxes) - len(r.trainable_boxes) for r in chosen),
-            "background": sum(1 for r in chosen if not r.trainable_boxes),
+            "boxes": sum(trainable),
+            "crowd": sum(r.box_count for r in chosen) - sum(trainable),
+            "background": sum(1 for n in trainable if not n),
             "per_class": per_class,
         }
     return out
@@ -159,6 +169,8 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
     val_list = read_val_list(opts.val_list) if opts.val_list else None
     images_root = _images_root(opts.images, layout, storage)
     validated = _validate(opts, sources, images_root, layout, report)
+    for src in sources:  # the kept boxes are in the BoxStore now: free the raw annotation table
+        src.doc.pop("annotations", None)
     images = _select_and_split(opts, validated.images, val_list, sources, report)
     _write_report(layout, report, sources)
     params = prepare_params(opts, augment_doc, len(sources), val_list is not None)
@@ -195,11 +207,38 @@ def _write_dataset_report(
     from odpipe.reports.write import write_report
 
     def make() -> str:
-        present = [s for s in SPLITS if any(r.split == s for r in images)]
-        splits = {s: coco_for_split(images, categories, s) for s in present}
-        return dataset_report(manifest, report.to_dict(), splits, dataset_dir)
+        splits, stride = report_splits(images, categories)
+        sampled = f"every {stride}th image of each split" if stride > 1 else None
+        return dataset_report(manifest, report.to_dict(), splits, dataset_dir, sampled=sampled)
 
     write_report(layout.output(contract.DATASET_REPORT), TITLE, make)
+
+
+REPORT_BOX_BUDGET = 300_000  # boxes held as dicts for the report's per-split statistics (~0.3 KB each)
+
+
+def report_splits(images: list[ImageRecord], categories: list[Category]) -> tuple[dict[str, dict[str, Any]], int]:
+    """Per-split COCO instances for the dataset report (file names as in the dataset), and the image
+    stride: above the box budget only every stride-th image is taken, so memory stays bounded at COCO
+    scale; the per-split counts in the report come from the manifest, never from this sample."""
+    total = sum(r.box_count for r in images)
+    stride = max(1, -(-total // REPORT_BOX_BUDGET))
+    docs: dict[str, dict[str, Any]] = {}
+    for split in SPLITS:
+        chosen = sorted((r for r in images if r.split == split), key=lambda r: r.relpath)[::stride]
+        if not chosen:
+            continue
+        doc: dict[str, Any] = {"images": [], "annotations": [], "categories": []}
+        doc["categories"] = [{"id": c.coco_id, "name": c.name} for c in categories]
+        for img_id, rec in enumerate(chosen, start=1):
+            name = dataset_name(rec.relpath)
+            doc["images"].append({"id": img_id, "file_name": name, "width": rec.width, "height": rec.height})
+            doc["annotations"] += [
+                {"image_id": img_id, "category_id": b.category_id, "bbox": [b.x, b.y, b.w, b.h], "iscrowd": b.iscrowd}
+                for b in rec.boxes
+            ]
+        docs[split] = doc
+    return docs, stride
 
 
 def _needs_s3(opts: PrepareOptions) -> bool:
@@ -236,7 +275,7 @@ def _validate(
             full_decode=opts.full_decode,
             crowd_as_target=opts.crowd_as_target,
             cache=cache,
-            workers=opts.workers,
+            workers=opts.workers or available_cpus(),
             progress=advance,
         )
     cache.save()
@@ -305,7 +344,15 @@ def _build(plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
 def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
     """Images, labels, augmented copies, data.yaml, COCO files per eval split and the manifest, into ``tmp``."""
     with progress("write YOLO dataset", len(plan.images)) as advance:
-        write_split_images(tmp, plan.images_root, plan.images, plan.categories, opts.link_mode, advance)
+        write_split_images(
+            tmp,
+            plan.images_root,
+            plan.images,
+            plan.categories,
+            opts.link_mode,
+            advance,
+            opts.workers or available_cpus(),
+        )
     augmented = (
         augment_mod.augment_train(tmp, plan.images_root, plan.images, plan.categories, plan.augment, opts.seed)
         if plan.augment
@@ -314,7 +361,7 @@ def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions) -> dict[str
     write_data_yaml(tmp / DATA_YAML, plan.final, plan.splits, {i: c.name for i, c in enumerate(plan.categories)})
     for split in plan.splits:
         if split != "train":
-            write_coco(tmp / coco_file(split), coco_for_split(plan.images, plan.categories, split))
+            write_coco_split(tmp / coco_file(split), plan.images, plan.categories, split)
     counts = _counts(plan.images, plan.categories)
     if augmented:
         counts["train"]["augmented_images"] = augmented

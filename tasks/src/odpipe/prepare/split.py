@@ -26,8 +26,8 @@ def read_val_list(path: Path) -> set[str]:
 
 
 def keep_backgrounds(images: list[ImageRecord], ratio: float, seed: int, report: Report) -> list[ImageRecord]:
-    with_boxes = [r for r in images if r.trainable_boxes]
-    background = sorted((r for r in images if not r.trainable_boxes), key=lambda r: _order(r.key, seed))
+    with_boxes = [r for r in images if r.trainable_count]
+    background = sorted((r for r in images if not r.trainable_count), key=lambda r: _order(r.key, seed))
     allowed = math.floor(ratio * len(with_boxes))
     for rec in background[:allowed]:
         report.add("image-background", rec.source, id=rec.orig_id)

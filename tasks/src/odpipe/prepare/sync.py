@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from odpipe import contract
 from odpipe.errors import InputError
 from odpipe.jsonfile import write_compact_json
-from odpipe.storage import S3Uri, Storage
+from odpipe.storage import SYNC_THREADS, ObjectInfo, S3Uri, Storage
 
 STATE_FILE = ".odpipe-sync.json"
 
@@ -26,7 +27,8 @@ def sync_prefix(
     """Mirror s3://bucket/prefix into ``dest``. Returns (downloaded, skipped).
 
     An object is skipped when the local file has the size and ETag recorded at its last download.
-    Each download is verified (size, sha256 metadata when present) and renamed into place.
+    The others download in parallel (SYNC_THREADS), each verified (size, sha256 metadata when present)
+    and renamed into place; the state records every finished download, also when another one fails.
     """
     storage.require_bucket(uri.bucket)
     prefix = uri.key.strip("/")
@@ -40,22 +42,39 @@ def sync_prefix(
     objects = [o for o in storage.list(uri.bucket, prefix) if not o.key.endswith("/")]
     if not objects:
         raise InputError(f"no objects under {S3Uri(uri.bucket, prefix)} at {storage.endpoint_url}")
-    downloaded = skipped = 0
+    todo = _changed(objects, prefix, dest, state, uri.bucket)
+    done = len(objects) - len(todo)
+    if progress and done:
+        progress(done, len(objects))
+
+    def fetch(obj: ObjectInfo) -> tuple[str, list[object]]:
+        sha = storage.download_file(uri.bucket, obj.key, dest / obj.key[len(prefix) :], expected_size=obj.size)
+        return obj.key[len(prefix) :], [obj.size, obj.etag, sha]
+
     try:
-        for n, obj in enumerate(objects, 1):
-            rel = obj.key[len(prefix) :]
-            if any(part in ("", ".", "..") for part in rel.split("/")):
-                raise InputError(f"{S3Uri(uri.bucket, obj.key)}: object key escapes the prefix; refusing to sync it")
-            target = dest / rel
-            known = state.get(rel)
-            if known and target.exists() and target.stat().st_size == obj.size and known[1] == obj.etag:
-                skipped += 1
-            else:
-                sha = storage.download_file(uri.bucket, obj.key, target, expected_size=obj.size)
-                state[rel] = [obj.size, obj.etag, sha]
-                downloaded += 1
-            if progress:
-                progress(n, len(objects))
+        with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
+            for future in as_completed([pool.submit(fetch, o) for o in todo]):
+                rel, entry = future.result()
+                state[rel] = entry
+                done += 1
+                if progress:
+                    progress(done, len(objects))
     finally:
         write_compact_json(state_path, state)
-    return downloaded, skipped
+    return len(todo), len(objects) - len(todo)
+
+
+def _changed(
+    objects: list[ObjectInfo], prefix: str, dest: Path, state: dict[str, list[object]], bucket: str
+) -> list[ObjectInfo]:
+    """The objects to download: new, or changed since the state recorded them (size, ETag)."""
+    todo = []
+    for obj in objects:
+        rel = obj.key[len(prefix) :]
+        if any(part in ("", ".", "..") for part in rel.split("/")):
+            raise InputError(f"{S3Uri(bucket, obj.key)}: object key escapes the prefix; refusing to sync it")
+        known = state.get(rel)
+        target = dest / rel
+        if not (known and target.exists() and target.stat().st_size == obj.size and known[1] == obj.etag):
+            todo.append(obj)
+    return todo

@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
-from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_image
+from odpipe.prepare.boxes import Box, BoxStore
+from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_many
+from odpipe.prepare.parallel import map_chunks
 from odpipe.prepare.report import Report
-
-
-@dataclass(slots=True)
-class Box:
-    orig_id: Any
-    category_id: int
-    x: float
-    y: float
-    w: float
-    h: float
-    iscrowd: bool
 
 
 @dataclass
@@ -39,11 +30,25 @@ class ImageRecord:
     height: int
     sha256: str = ""
     split: str | None = None
-    boxes: list[Box] = field(default_factory=list)
+    number: int = 0  # its row in the BoxStore
+    store: BoxStore = field(default_factory=BoxStore, repr=False)
+
+    @property
+    def boxes(self) -> list[Box]:
+        return self.store.boxes_of(self.number)
 
     @property
     def trainable_boxes(self) -> list[Box]:
         return [b for b in self.boxes if not b.iscrowd]
+
+    @property
+    def box_count(self) -> int:
+        return self.store.counts_of(self.number)[0]
+
+    @property
+    def trainable_count(self) -> int:
+        boxes, crowd = self.store.counts_of(self.number)
+        return boxes - crowd
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,7 @@ def _positive_int(value: Any) -> int | None:
     return v if v is not None and v > 0 else None
 
 
-def _images(sources: list[Source], index: ImageIndex, report: Report) -> dict[str, ImageRecord]:
+def _images(sources: list[Source], index: ImageIndex, report: Report, store: BoxStore) -> dict[str, ImageRecord]:
     kept: dict[str, ImageRecord] = {}
     by_file: dict[str, str] = {}
     for src_no, src in enumerate(sources):
@@ -191,7 +196,9 @@ def _images(sources: list[Source], index: ImageIndex, report: Report) -> dict[st
                 continue
             full_key = f"{src_no}:{key}"
             by_file[found.relpath] = full_key
-            kept[full_key] = ImageRecord(full_key, img["id"], file, found.relpath, width, height, split=src.split)
+            kept[full_key] = ImageRecord(
+                full_key, img["id"], file, found.relpath, width, height, split=src.split, number=len(kept), store=store
+            )
     return kept
 
 
@@ -214,17 +221,11 @@ def _check_files(
             todo.append(rec)
     if progress:
         progress(len(checks))
-
-    def run(rec: ImageRecord) -> tuple[str, ImageCheck]:
-        return rec.key, inspect_image(root, rec.relpath, full_decode=full_decode)
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for key, check in pool.map(run, todo, chunksize=16):
-            checks[key] = check
-            if cache:
-                cache.put(root, check)
-            if progress:
-                progress(1)
+    jobs = [(str(root), rec.relpath, full_decode) for rec in todo]
+    for rec, check in zip(todo, map_chunks(inspect_many, jobs, workers, progress), strict=True):
+        checks[rec.key] = check
+        if cache:
+            cache.put(root, check)
     for key in list(images):
         rec, check = images[key], checks[key]
         if not check.ok:
@@ -256,6 +257,83 @@ def _bbox(value: Any) -> tuple[float, float, float, float] | None:
     return out[0], out[1], out[2], out[3]
 
 
+# One annotation with its fields checked: (id, id key, image key, image_id as written, category id,
+# category_id as written, (x, y, w, h) or None when the bbox is bad, bbox as written, iscrowd).
+Checked = tuple[Any, str, str, Any, int, Any, tuple[float, float, float, float] | None, Any, bool]
+
+
+def _check_fields(ann: Any, file: str, report: Report) -> Checked | None:
+    """An annotation that is not plainly regular (see AnnotationTable), normalised; None when a field is bad."""
+    if not isinstance(ann, dict):
+        report.add("annotation-bad-field", file, id=None, field="(not an object)")
+        return None
+    aid = ann.get("id")
+    akey = id_key(aid)
+    image_key = id_key(ann.get("image_id"))
+    cid = _int_like(ann.get("category_id"))
+    bad = "id" if akey is None else "image_id" if image_key is None else ("category_id" if cid is None else None)
+    if bad:
+        report.add("annotation-bad-field", file, id=aid, field=bad)
+        return None
+    assert akey is not None and image_key is not None and cid is not None
+    raw_box = ann.get("bbox")
+    crowd = ann.get("iscrowd") in (1, True)
+    return (aid, akey, image_key, ann.get("image_id"), cid, ann.get("category_id"), _bbox(raw_box), raw_box, crowd)
+
+
+@dataclass
+class _AnnotationRules:
+    file: str
+    prefix: str  # "<source number>:", the start of the image keys of this file
+    images: dict[str, ImageRecord]
+    known: set[int]
+    report: Report
+    tolerance: float
+    crowd_as_target: bool
+    repeated: set[str]  # id keys that may occur twice (_repeated_keys)
+    seen: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def place(self, ann: Checked) -> None:
+        """Attach one annotation to its image, or report why not."""
+        aid, akey, image_key, image_raw, cid, cat_raw, box, raw_box, crowd = ann
+        rec = self.images.get(self.prefix + image_key)
+        if rec is None:
+            self.report.add("annotation-unknown-image", self.file, id=aid, image_id=image_raw)
+            return
+        if cid not in self.known:
+            self.report.add("annotation-unknown-category", self.file, id=aid, category_id=cat_raw)
+            return
+        if box is None:
+            self.report.add("annotation-bad-bbox", self.file, id=aid, bbox=raw_box)
+            return
+        if akey in self.repeated:  # an id that occurs once in the file needs no remembering
+            signature = (image_key, cid, box)
+            if akey in self.seen:
+                self.report.add("annotation-duplicate-id", self.file, id=aid)
+                if self.seen[akey] == signature:
+                    return
+            self.seen[akey] = signature
+        placed = _clip_to_image(box, rec, self.tolerance, self.report, self.file, aid)
+        if placed is None:
+            return
+        crowd = crowd and not self.crowd_as_target
+        if crowd:
+            self.report.add("annotation-crowd", self.file, id=aid)
+        rec.store.add(rec.number, aid, cid, placed, crowd)
+
+
+def _repeated_keys(table: AnnotationTable) -> set[str]:
+    """Id keys that may occur more than once in a file: plain integer ids seen twice or more, and every
+    id of an irregular row (a string "7" and an integer 7 are one key). Duplicates are looked for among
+    these only, so their memory follows the duplicates, not the boxes."""
+    keys = {str(v) for v in table.repeated_ids()}
+    for ann in table.irregular.values():
+        key = id_key(ann.get("id")) if isinstance(ann, dict) else None
+        if key is not None:
+            keys.add(key)
+    return keys
+
+
 def _annotations(
     sources: list[Source],
     images: dict[str, ImageRecord],
@@ -266,46 +344,14 @@ def _annotations(
 ) -> None:
     for src_no, src in enumerate(sources):
         file = str(src.path)
-        seen: dict[str, tuple[Any, ...]] = {}
-        for ann in src.doc["annotations"]:
-            if not isinstance(ann, dict):
-                report.add("annotation-bad-field", file, id=None, field="(not an object)")
-                continue
-            aid = ann.get("id")
-            akey = id_key(aid)
-            image_key = id_key(ann.get("image_id"))
-            cid = _int_like(ann.get("category_id"))
-            bad = (
-                "id" if akey is None else "image_id" if image_key is None else ("category_id" if cid is None else None)
-            )
-            if bad:
-                report.add("annotation-bad-field", file, id=aid, field=bad)
-                continue
-            assert akey is not None and cid is not None
-            rec = images.get(f"{src_no}:{image_key}")
-            if rec is None:
-                report.add("annotation-unknown-image", file, id=aid, image_id=ann.get("image_id"))
-                continue
-            if cid not in known:
-                report.add("annotation-unknown-category", file, id=aid, category_id=ann.get("category_id"))
-                continue
-            box = _bbox(ann.get("bbox"))
-            if box is None:
-                report.add("annotation-bad-bbox", file, id=aid, bbox=ann.get("bbox"))
-                continue
-            signature = (image_key, cid, box)
-            if akey in seen:
-                report.add("annotation-duplicate-id", file, id=aid)
-                if seen[akey] == signature:
-                    continue
-            seen[akey] = signature
-            placed = _clip_to_image(box, rec, tolerance, report, file, aid)
-            if placed is None:
-                continue
-            crowd = ann.get("iscrowd") in (1, True) and not crowd_as_target
-            if crowd:
-                report.add("annotation-crowd", file, id=aid)
-            rec.boxes.append(Box(aid, cid, *placed, crowd))
+        table = src.doc["annotations"]
+        rules = _AnnotationRules(
+            file, f"{src_no}:", images, known, report, tolerance, crowd_as_target, _repeated_keys(table)
+        )
+        for entry in table.entries():
+            ann = entry if type(entry) is tuple else _check_fields(entry, file, report)
+            if ann is not None:
+                rules.place(ann)
 
 
 def _clip_to_image(
@@ -347,10 +393,13 @@ def validate(
         raise InputError(f"images root {images_root} is not a directory")
     categories = _categories(sources, report)
     index = ImageIndex(images_root)
-    images = _images(sources, index, report)
+    store = BoxStore()
+    images = _images(sources, index, report, store)
     _check_files(images, images_root, report, cache, full_decode, workers, progress)
     _annotations(sources, images, {c.coco_id for c in categories}, report, tolerance, crowd_as_target)
-    used = {b.category_id for rec in images.values() for b in rec.trainable_boxes}
+    store.finish(max((r.number + 1 for r in images.values()), default=0))
+    crowd = sum(store.crowd)
+    used = set(store.trainable_categories([r.number for r in images.values()]).tolist())
     for c in categories:
         if c.coco_id not in used:
             report.add("category-no-boxes", str(sources[0].path), id=c.coco_id, name=c.name)
@@ -359,8 +408,8 @@ def validate(
             "images_declared": sum(len(s.doc["images"]) for s in sources),
             "annotations_declared": sum(len(s.doc["annotations"]) for s in sources),
             "images_kept": len(images),
-            "boxes_kept": sum(len(r.trainable_boxes) for r in images.values()),
-            "crowd_kept": sum(len(r.boxes) - len(r.trainable_boxes) for r in images.values()),
+            "boxes_kept": len(store.crowd) - crowd,
+            "crowd_kept": crowd,
             "categories": len(categories),
         }
     )

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Literal
 
-from odpipe.dataset_manifest import images_dir, labels_dir
-from odpipe.prepare.validate import Box, Category, ImageRecord
+from odpipe.dataset_manifest import SPLITS, images_dir, labels_dir
+from odpipe.prepare import parallel
+from odpipe.prepare.validate import Category, ImageRecord
 
 LinkMode = Literal["hardlink", "symlink", "copy"]
 
@@ -35,14 +36,28 @@ def place_image(src: Path, dest: Path, mode: LinkMode) -> None:
     shutil.copyfile(src, dest)
 
 
-def label_lines(boxes: list[Box], width: int, height: int, index_of: dict[int, int]) -> str:
+LabelBox = tuple[int, float, float, float, float]  # class index, x, y, w, h (COCO pixels)
+
+
+def label_lines(boxes: Sequence[LabelBox], width: int, height: int) -> str:
     out = []
-    for b in boxes:
-        if b.iscrowd:
-            continue
-        cx, cy = (b.x + b.w / 2) / width, (b.y + b.h / 2) / height
-        out.append(f"{index_of[b.category_id]} {cx:.10g} {cy:.10g} {b.w / width:.10g} {b.h / height:.10g}\n")
+    for cls, x, y, w, h in boxes:
+        cx, cy = (x + w / 2) / width, (y + h / 2) / height
+        out.append(f"{cls} {cx:.10g} {cy:.10g} {w / width:.10g} {h / height:.10g}\n")
     return "".join(out)
+
+
+# (image source, image destination, label file, link mode, width, height, trainable boxes)
+PlaceJob = tuple[str, str, str, LinkMode, int, int, list[LabelBox]]
+
+
+def place_and_label(jobs: Sequence[PlaceJob]) -> list[None]:
+    """One chunk of the dataset's files, for a worker process: each image linked in, its label written."""
+    for src, dest, label, mode, width, height, boxes in jobs:
+        place_image(Path(src), Path(dest), mode)
+        with open(label, "w") as fh:
+            fh.write(label_lines(boxes, width, height))
+    return [None] * len(jobs)
 
 
 def write_split_images(
@@ -52,60 +67,55 @@ def write_split_images(
     categories: list[Category],
     mode: LinkMode,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> None:
     index_of = {c.coco_id: i for i, c in enumerate(categories)}
-    made: set[str] = set()
-    for rec in images:
-        assert rec.split is not None
-        if rec.split not in made:
-            (root / images_dir(rec.split)).mkdir(parents=True, exist_ok=True)
-            (root / labels_dir(rec.split)).mkdir(parents=True, exist_ok=True)
-            made.add(rec.split)
-        name = dataset_name(rec.relpath)
-        place_image(images_root / rec.relpath, root / images_dir(rec.split) / name, mode)
-        (root / labels_dir(rec.split) / f"{PurePosixPath(name).stem}.txt").write_text(
-            label_lines(rec.boxes, rec.width, rec.height, index_of)
-        )
-        if progress:
-            progress(1)
+    for split in sorted({rec.split for rec in images if rec.split is not None}):
+        (root / images_dir(split)).mkdir(parents=True, exist_ok=True)
+        (root / labels_dir(split)).mkdir(parents=True, exist_ok=True)
+    jobs = _place_jobs(root, images_root, images, index_of, mode)
+    for _ in parallel.map_chunks(place_and_label, jobs, workers, progress, total=len(images)):
+        pass
 
 
-def coco_for_split(images: list[ImageRecord], categories: list[Category], split: str) -> dict[str, Any]:
+def _place_jobs(
+    root: Path, images_root: Path, images: list[ImageRecord], index_of: dict[int, int], mode: LinkMode
+) -> Iterator[list[PlaceJob]]:
+    """The work of write_split_images in chunks, made as the workers ask (boxes of a few chunks at a time)."""
+    dirs = {s: (str(root / images_dir(s)), str(root / labels_dir(s))) for s in SPLITS}
+    src_root = str(images_root)
+    size = parallel.CHUNK
+    for start in range(0, len(images), size):
+        jobs: list[PlaceJob] = []
+        for rec in images[start : start + size]:
+            assert rec.split is not None
+            name = dataset_name(rec.relpath)
+            boxes = rec.store.label_rows(rec.number, index_of)
+            image_dir, label_dir = dirs[rec.split]
+            label = os.path.join(label_dir, PurePosixPath(name).stem + ".txt")
+            src, dest = os.path.join(src_root, rec.relpath), os.path.join(image_dir, name)
+            jobs.append((src, dest, label, mode, rec.width, rec.height, boxes))
+        yield jobs
+
+
+def write_coco_split(path: Path, images: list[ImageRecord], categories: list[Category], split: str) -> None:
     """COCO instances for one split: integer image ids 1..n (the original id kept beside), every box
-    including iscrowd ones (COCOeval ignores those), original category ids and names."""
-    out_images, out_anns = [], []
-    ann_id = 0
+    including iscrowd ones (COCOeval ignores those), original category ids and names. Written piece by
+    piece (the same bytes as one compact json.dumps of the document, without holding it)."""
     chosen = sorted((r for r in images if r.split == split), key=lambda r: r.relpath)
-    for img_id, rec in enumerate(chosen, start=1):
-        out_images.append(
-            {
-                "id": img_id,
-                "file_name": dataset_name(rec.relpath),
-                "width": rec.width,
-                "height": rec.height,
-                "source_id": rec.orig_id,
-            }
-        )
-        for b in rec.boxes:
-            ann_id += 1
-            out_anns.append(
-                {
-                    "id": ann_id,
-                    "image_id": img_id,
-                    "category_id": b.category_id,
-                    "bbox": [b.x, b.y, b.w, b.h],
-                    "area": b.w * b.h,
-                    "iscrowd": int(b.iscrowd),
-                    "source_id": b.orig_id,
-                }
-            )
-    return {
-        "info": {"description": f"odpipe {split} split"},
-        "images": out_images,
-        "annotations": out_anns,
-        "categories": [{"id": c.coco_id, "name": c.name} for c in categories],
-    }
-
-
-def write_coco(path: Path, doc: dict[str, Any]) -> None:
-    path.write_text(json.dumps(doc, separators=(",", ":")))
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    with path.open("w") as fh:  # inside the dataset's building folder: complete before it is renamed
+        fh.write('{"info":' + dumps({"description": f"odpipe {split} split"}) + ',"images":[')
+        for img_id, rec in enumerate(chosen, start=1):
+            image = {"id": img_id, "file_name": dataset_name(rec.relpath), "width": rec.width, "height": rec.height}
+            image["source_id"] = rec.orig_id
+            fh.write(("," if img_id > 1 else "") + dumps(image))
+        fh.write('],"annotations":[')
+        ann_id = 0
+        for img_id, rec in enumerate(chosen, start=1):
+            for b in rec.boxes:
+                ann_id += 1
+                ann = {"id": ann_id, "image_id": img_id, "category_id": b.category_id, "bbox": [b.x, b.y, b.w, b.h]}
+                ann.update(area=b.w * b.h, iscrowd=int(b.iscrowd), source_id=b.orig_id)
+                fh.write(("," if ann_id > 1 else "") + dumps(ann))
+        fh.write('],"categories":' + dumps([{"id": c.coco_id, "name": c.name} for c in categories]) + "}")

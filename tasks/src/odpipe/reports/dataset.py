@@ -33,14 +33,21 @@ def _boxes(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def dataset_report(
-    manifest: dict[str, Any], findings: dict[str, Any], splits: dict[str, dict[str, Any]], root: Path
+    manifest: dict[str, Any],
+    findings: dict[str, Any],
+    splits: dict[str, dict[str, Any]],
+    root: Path,
+    sampled: str | None = None,
 ) -> str:
     """The page. ``splits``: split name -> COCO instances of that split (file names under
-    ``root/images/<split>``); ``findings``: report.json."""
+    ``root/images/<split>``); ``findings``: report.json; ``sampled``: which images ``splits`` holds when
+    not all of them (large sets)."""
 
     def build(page: Page) -> None:
         page.text(f"dataset {manifest['dataset_id']}", cls="meta")
         _counts(page, manifest)
+        if sampled:
+            page.note(f"Per-class and size statistics below are computed on {sampled} (a large set).")
         _images_per_class(page, manifest, splits)
         _sizes(page, manifest, splits)
         _findings(page, findings)

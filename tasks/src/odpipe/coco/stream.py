@@ -1,0 +1,193 @@
+"""Parse a large COCO file without holding it: the top-level object is read key by key, and each element of
+a top-level list is decoded on its own (the standard library's C scanner, one element at a time) and
+handed to a sink, so the file's text and its annotation dicts never all sit in memory at once.
+
+Errors read as `odpipe.coco.load.read_json`'s do: truncated vs. not JSON, with line and column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from odpipe.errors import InputError
+
+CHUNK = 1 << 22
+_WS = " \t\n\r"
+_MARGIN = 64
+_BATCH_MIN = 1 << 16  # below this, one element at a time costs as little
+
+
+class _NeedMore(Exception):
+    pass
+
+
+class StreamReader:
+    """A window on the file's text that slides forward; `pos` indexes the window."""
+
+    def __init__(self, fh: IO[bytes], path: Path) -> None:
+        self.fh, self.path = fh, path
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.buf, self.pos, self.eof = "", 0, False
+        self.bytes_read = 0
+        self.line, self.col = 0, 0  # newlines and trailing columns of the text already dropped
+        self.scan = json.JSONDecoder().raw_decode
+        self.fills, self.batch_failed = 0, -1  # windows read; the window where a batch last failed
+
+    def fill(self) -> None:
+        """Drop what was consumed and append the next chunk (sets eof at the end of the file)."""
+        dropped = self.buf[: self.pos]
+        newlines = dropped.count("\n")
+        self.line += newlines
+        self.col = len(dropped) - dropped.rfind("\n") - 1 if newlines else self.col + len(dropped)
+        raw = self.fh.read(CHUNK)
+        try:
+            text = self.decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as exc:
+            at = self.bytes_read + exc.start
+            raise InputError(f"{self.path}: not JSON (not UTF-8 text: {exc.reason} at byte {at})") from None
+        self.bytes_read += len(raw)
+        self.buf, self.pos, self.eof = self.buf[self.pos :] + text, 0, not raw
+        self.fills += 1
+
+    def where(self, pos: int) -> tuple[int, int]:
+        """(line, column), 1-based, of a position in the window."""
+        newlines = self.buf.count("\n", 0, pos)
+        if newlines:
+            return self.line + newlines + 1, pos - self.buf.rfind("\n", 0, pos)
+        return self.line + 1, self.col + pos + 1
+
+    def fail(self, msg: str, pos: int, *, truncated: bool = False) -> InputError:
+        line, col = self.where(pos)
+        if truncated:
+            return InputError(
+                f"{self.path}: truncated JSON: the file ends at line {line} column {col} "
+                f"before the document is complete (an interrupted upload or copy?)"
+            )
+        return InputError(f"{self.path}: not JSON: {msg} at line {line} column {col}")
+
+    def peek(self) -> str:
+        """The next non-blank character ('' at the end of the file), without consuming it."""
+        while True:
+            buf, pos = self.buf, self.pos
+            while pos < len(buf) and buf[pos] in _WS:
+                pos += 1
+            self.pos = pos
+            if pos < len(buf):
+                return buf[pos]
+            if self.eof:
+                return ""
+            self.fill()
+
+    def expect(self, chars: str, msg: str) -> str:
+        c = self.peek()
+        if c == "":
+            raise self.fail(msg, self.pos, truncated=True)
+        if c not in chars:
+            raise self.fail(msg, self.pos)
+        self.pos += 1
+        return c
+
+    def value(self) -> Any:
+        """One JSON value at the cursor; more text is read while the value may continue past the window."""
+        self.peek()
+        while True:
+            try:
+                obj, end = self.scan(self.buf, self.pos)
+                # a number may be cut short by the window ("1e" of "1e+300"): keep a margin unless at the end
+                if end + _MARGIN <= len(self.buf) or self.eof:
+                    self.pos = end
+                    return obj
+            except json.JSONDecodeError as exc:
+                cut = exc.pos >= len(self.buf.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
+                if self.eof or not cut:
+                    raise self.fail(exc.msg, exc.pos, truncated=self.eof and cut) from None
+            self.fill()
+
+
+def _batch(reader: StreamReader) -> list[Any] | None:
+    """The list elements that end before the window does, decoded in one call of the C scanner, or None.
+
+    The window is cut after its last '}' and closed with ']'. A cut inside a string or inside a nested
+    value leaves the text unbalanced, so it fails to decode and the caller goes element by element (which
+    also names any real syntax error exactly as the whole-file parser does) until the window moves on.
+    When the list ends inside the window, the scanner stops at its own ']': those are its last elements."""
+    buf, start = reader.buf, reader.pos
+    if reader.batch_failed == reader.fills:
+        return None
+    cut = buf.rfind("}", start, len(buf) - _MARGIN)
+    if cut < start + _BATCH_MIN:
+        return None
+    try:
+        items, end = reader.scan("[" + buf[start : cut + 1] + "]")
+    except json.JSONDecodeError:
+        reader.batch_failed = reader.fills
+        return None
+    reader.pos = start + end - 2 if end != cut - start + 3 else cut + 1  # at the list's own ']', or past the cut
+    return items  # type: ignore[no-any-return]
+
+
+def _list(reader: StreamReader, sink: Callable[[Any], None]) -> None:
+    reader.pos += 1  # the '['
+    if reader.peek() == "]":
+        reader.pos += 1
+        return
+    while True:
+        items = _batch(reader)
+        if items is None:
+            sink(reader.value())
+        else:
+            for item in items:
+                sink(item)
+        if reader.expect(",]", "Expecting ',' delimiter") == "]":
+            return
+
+
+def read_streaming(path: Path, sinks: dict[str, Callable[[], Callable[[Any], None]]]) -> dict[str, Any]:
+    """The top-level object of ``path``. A key in ``sinks`` whose value is a list is not stored: its
+    elements go one by one to ``sinks[key]()`` (called once per occurrence of the key)."""
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: annotations file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read annotations file: {exc.strerror}") from None
+    with fh:
+        reader = StreamReader(fh, path)
+        first = reader.peek()
+        if first == "":
+            raise InputError(f"{path}: file is empty, expected COCO instances JSON")
+        doc = reader.value() if first != "{" else _object(reader, sinks)
+        if reader.peek() != "":
+            raise reader.fail("Extra data", reader.pos)
+        return doc  # type: ignore[no-any-return]
+
+
+def _object(reader: StreamReader, sinks: dict[str, Callable[[], Callable[[Any], None]]]) -> dict[str, Any]:
+    reader.pos += 1  # the '{'
+    doc: dict[str, Any] = {}
+    if reader.peek() == "}":
+        reader.pos += 1
+        return doc
+    while True:
+        if reader.peek() != '"':
+            raise reader.fail(
+                "Expecting property name enclosed in double quotes", reader.pos, truncated=reader.peek() == ""
+            )
+        key = reader.value()
+        reader.expect(":", "Expecting ':' delimiter")
+        if reader.peek() == "[":
+            items: list[Any] = []
+            sink = sinks[key]() if key in sinks else items.append
+            _list(reader, sink)
+            if key in sinks:
+                doc.pop(key, None)
+            else:
+                doc[key] = items
+        else:
+            doc[key] = reader.value()
+        if reader.expect(",}", "Expecting ',' delimiter") == "}":
+            return doc

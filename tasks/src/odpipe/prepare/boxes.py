@@ -1,0 +1,100 @@
+"""The boxes that survive validation, held columnar (flat arrays, ~60 bytes a box) and grouped by image.
+
+Validation appends boxes in file order; `finish` groups them by image (a stable sort, so each image's
+boxes keep file order) and the per-image views build `Box` objects only when asked.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(slots=True)
+class Box:
+    orig_id: Any
+    category_id: int
+    x: float
+    y: float
+    w: float
+    h: float
+    iscrowd: bool
+
+
+class BoxStore:
+    def __init__(self) -> None:
+        self.image = array("q")  # the owning image's number
+        self.category = array("q")
+        self.xywh = array("d")
+        self.crowd = bytearray()
+        self.int_ids = array("q")
+        self.other_ids: dict[int, Any] = {}  # row -> an annotation id that is not a plain integer
+        self._order: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+        self._start: npt.NDArray[np.int64] = np.zeros(1, np.int64)
+        self._crowd_per_image: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+
+    def add(self, image: int, orig_id: Any, category_id: int, xywh: tuple[float, ...], crowd: bool) -> None:
+        row = len(self.crowd)
+        self.image.append(image)
+        self.category.append(category_id)
+        self.xywh.extend(xywh)
+        self.crowd.append(crowd)
+        if type(orig_id) is int and -(1 << 63) <= orig_id < (1 << 63):
+            self.int_ids.append(orig_id)
+        else:
+            self.int_ids.append(0)
+            self.other_ids[row] = orig_id
+
+    def finish(self, images: int) -> None:
+        """Group rows by image: rows of image i are ``order[start[i]:start[i + 1]]``, in file order."""
+        owner = np.frombuffer(self.image, dtype=np.int64) if len(self.image) else np.zeros(0, np.int64)
+        self._order = np.argsort(owner, kind="stable")
+        counts = np.bincount(owner, minlength=images) if len(owner) else np.zeros(images, np.int64)
+        self._start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        crowd = np.frombuffer(self.crowd, dtype=np.uint8) if len(self.crowd) else np.zeros(0, np.uint8)
+        self._crowd_per_image = np.bincount(owner, weights=crowd, minlength=images).astype(np.int64)
+
+    def rows_of(self, image: int) -> list[int]:
+        return self._order[self._start[image] : self._start[image + 1]].tolist()  # type: ignore[no-any-return]
+
+    def boxes_of(self, image: int) -> list[Box]:
+        out = []
+        xywh, other, ids, cats, crowd = self.xywh, self.other_ids, self.int_ids, self.category, self.crowd
+        for r in self.rows_of(image):
+            b = 4 * r
+            orig = other[r] if r in other else ids[r]
+            out.append(Box(orig, cats[r], xywh[b], xywh[b + 1], xywh[b + 2], xywh[b + 3], crowd[r] == 1))
+        return out
+
+    def hash_rows(self, image: int) -> list[list[Any]]:
+        """[category, x, y, w, h, iscrowd] of each box of an image (what the dataset id hashes)."""
+        xywh, cats, crowd = self.xywh, self.category, self.crowd
+        return [
+            [cats[r], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3], crowd[r] == 1]
+            for r in self.rows_of(image)
+        ]
+
+    def label_rows(self, image: int, index_of: dict[int, int]) -> list[tuple[int, float, float, float, float]]:
+        """(class index, x, y, w, h) of each trainable (non-crowd) box of an image."""
+        xywh, cats, crowd = self.xywh, self.category, self.crowd
+        return [
+            (index_of[cats[r]], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3])
+            for r in self.rows_of(image)
+            if not crowd[r]
+        ]
+
+    def counts_of(self, image: int) -> tuple[int, int]:
+        """(boxes, of which iscrowd) of one image."""
+        return int(self._start[image + 1] - self._start[image]), int(self._crowd_per_image[image])
+
+    def trainable_categories(self, images: list[int]) -> npt.NDArray[np.int64]:
+        """The category id of every non-crowd box of the given images."""
+        if not len(self.crowd) or not images:
+            return np.zeros(0, np.int64)
+        rows = np.concatenate([self._order[self._start[i] : self._start[i + 1]] for i in images])
+        crowd = np.frombuffer(self.crowd, dtype=np.uint8)[rows]
+        return np.frombuffer(self.category, dtype=np.int64)[rows[crowd == 0]]

@@ -1,0 +1,104 @@
+"""The streaming COCO reader (used for large files) says exactly what the whole-file reader says, for good
+input and for every kind of broken file, whatever the chunk size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from odpipe.coco import load, stream
+from odpipe.errors import InputError
+
+GOOD = {
+    "info": {"year": 2017},
+    "images": [{"id": 1, "file_name": "a b\\u00e9.jpg", "width": 10, "height": 12}],
+    "annotations": [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4.5], "iscrowd": 0},
+        {"id": "2", "image_id": 1, "category_id": 1, "bbox": [1e300, 2, 3, 4], "segmentation": [[1, 2, 3]]},
+        "junk",
+    ],
+    "categories": [{"id": 1, "name": "x"}],
+}
+TEXT = json.dumps(GOOD).replace("}, {", "},\n {").replace("], ", "],\n ")
+BROKEN = {
+    "truncated-in-list": TEXT[: TEXT.index('"bbox": [1, 2') + 12],
+    "truncated-in-string": TEXT[: TEXT.index("a b") + 2],
+    "truncated-after-key": '{"images": [], "annotations"',
+    "truncated-at-comma": TEXT[: TEXT.index('"categories"') - 2],
+    "missing-comma": TEXT.replace('"iscrowd": 0', '"iscrowd": 0 "x": 1'),
+    "list-missing-comma": TEXT.replace("},\n {", "}\n {", 1),
+    "trailing-comma": TEXT.replace('"junk"', '"junk",'),
+    "extra-data": TEXT + "\n{}",
+    "bad-literal": TEXT.replace('"iscrowd": 0', '"iscrowd": nope'),
+    "empty": "  \n",
+    "top-level-list": "[1, 2]",
+    "no-images": '{"annotations": [], "categories": []}',
+    "annotations-not-list": '{"images": [], "annotations": {"a": 1}, "categories": []}',
+    "panoptic": '{"images": [], "annotations": [{"segments_info": []}], "categories": [{"id": 1}]}',
+    "no-bbox": '{"images": [], "annotations": [{"id": 1}], "categories": [{"id": 1}]}',
+    "all-crowd": '{"images": [], "annotations": [{"bbox": [1,1,1,1], "iscrowd": 1}], "categories": [{"id": 1}]}',
+}
+
+
+def _load(path: Path, streamed: bool, chunk: int, monkeypatch: pytest.MonkeyPatch) -> tuple[str, object]:
+    monkeypatch.setattr(load, "STREAM_ABOVE_BYTES", 0 if streamed else 1 << 40)
+    monkeypatch.setattr(stream, "CHUNK", chunk)
+    monkeypatch.setattr(stream, "_BATCH_MIN", 0)  # batches wherever the window allows one
+    try:
+        doc = load.load_instances(path)
+    except InputError as exc:
+        return "error", str(exc)
+    table = doc.pop("annotations")
+    return "ok", (doc, list(table.rows()), table.first_object)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+@pytest.mark.parametrize("name", ["good", *BROKEN])
+def test_streamed_equals_whole(name: str, chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(TEXT if name == "good" else BROKEN[name])
+    whole = _load(path, False, chunk, monkeypatch)
+    assert whole[0] == ("ok" if name == "good" else "error")
+    assert _load(path, True, chunk, monkeypatch) == whole
+
+
+def test_not_utf8_named_with_its_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(TEXT[:50].encode() + b"\xff\xfe" + TEXT[50:].encode())
+    whole = _load(path, False, 16, monkeypatch)
+    assert whole[0] == "error" and "not UTF-8 text" in str(whole[1])
+    assert _load(path, True, 16, monkeypatch) == whole
+
+
+def test_regular_rows_are_stored_as_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(TEXT)
+    monkeypatch.setattr(load, "STREAM_ABOVE_BYTES", 0)
+    table = load.load_instances(path)["annotations"]
+    assert len(table) == 3 and sorted(table.irregular) == [1, 2]  # a string id and a non-object stay as written
+    assert next(iter(table.rows())) == {
+        "id": 1,
+        "image_id": 1,
+        "category_id": 1,
+        "bbox": [1.0, 2.0, 3.0, 4.5],
+        "iscrowd": 0,
+    }
+
+
+def test_many_annotations_decoded_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    anns = [{"id": i, "image_id": 1, "category_id": 1, "bbox": [i, 2.5, 3, 4], "note": "}, {"} for i in range(3000)]
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({**GOOD, "annotations": anns}))
+    batches: list[int] = []
+    real = stream._batch
+
+    def counting(reader: stream.StreamReader) -> list[object] | None:
+        items = real(reader)
+        batches.append(len(items) if items is not None else 0)
+        return items
+
+    monkeypatch.setattr(stream, "_batch", counting)
+    whole = _load(path, False, 5000, monkeypatch)
+    assert _load(path, True, 5000, monkeypatch) == whole
+    assert sum(batches) > 2000  # most elements came through the batch path, cut at a '}' in a string or not
