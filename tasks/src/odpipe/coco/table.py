@@ -90,18 +90,14 @@ class AnnotationTable:
             table.add(item)
         return table
 
+    def _columns(self) -> tuple[Any, Any, Any, Any, Any, dict[int, Any]]:
+        return self.ids, self.image_ids, self.category_ids, self.boxes, self.crowd, self.irregular
+
     def entries(self) -> Iterator[Any]:
         """Each annotation in file order: a regular one as the tuple (id, id key, image key, image_id,
         category_id, category_id, (x, y, w, h), bbox, iscrowd) with its fields already checked, any other
         as the file's own object (validation normalises and checks those itself)."""
-        ids, images, cats, boxes, crowd, irregular = (
-            self.ids,
-            self.image_ids,
-            self.category_ids,
-            self.boxes,
-            self.crowd,
-            self.irregular,
-        )
+        ids, images, cats, boxes, crowd, irregular = self._columns()
         for row in range(len(crowd)):
             if row in irregular:
                 yield irregular[row]
@@ -114,14 +110,7 @@ class AnnotationTable:
     def rows(self) -> Iterator[Any]:
         """Each annotation in file order, as an object equivalent (for validation) to the file's own:
         regular rows come back with exactly the fields validation reads."""
-        ids, images, cats, boxes, crowd, irregular = (
-            self.ids,
-            self.image_ids,
-            self.category_ids,
-            self.boxes,
-            self.crowd,
-            self.irregular,
-        )
+        ids, images, cats, boxes, crowd, irregular = self._columns()
         for row in range(len(crowd)):
             if row in irregular:
                 yield irregular[row]

@@ -7,7 +7,7 @@ and in Argo's sandboxed artifact view.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
@@ -86,3 +86,19 @@ class Page:
             f"<title>{escape(self.title)}</title><style>{STYLE}</style></head>"
             f"<body>{''.join(self._parts)}</body></html>\n"
         )
+
+
+def add_drawn(page: Page, what: str, draw: Callable[[], bytes], mime: str, caption: str) -> bool:
+    """A drawn picture into the page; any failure becomes a note there and a warning in the log (a report
+    never fails its step). True when drawn."""
+    from odpipe.console import warn
+
+    try:
+        data = draw()
+    except Exception as exc:
+        message = f"{what} could not be drawn: {type(exc).__name__}: {exc}"
+        warn(message)
+        page.note(message)
+        return False
+    page.image(data, mime, caption)
+    return True

@@ -6,8 +6,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from odpipe.console import warn
-from odpipe.reports.html import Page
+from odpipe.reports.html import Page, add_drawn
 
 THUMB = 360  # longest side in pixels; small sets are upscaled so boxes and labels stay readable
 TRUTH = (30, 160, 60)
@@ -47,12 +46,4 @@ def boxed_jpeg(path: Path, boxes: list[Drawn]) -> bytes:
 
 def add_image(page: Page, path: Path, boxes: list[Drawn], caption: str) -> bool:
     """The image with its boxes into the page; a failure becomes a note and a warning."""
-    try:
-        data = boxed_jpeg(path, boxes)
-    except Exception as exc:  # a report never fails its step
-        message = f"image {path.name} could not be drawn: {type(exc).__name__}: {exc}"
-        warn(message)
-        page.note(message)
-        return False
-    page.image(data, "image/jpeg", caption)
-    return True
+    return add_drawn(page, f"image {path.name}", lambda: boxed_jpeg(path, boxes), "image/jpeg", caption)

@@ -8,8 +8,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from odpipe.console import warn
-from odpipe.reports.html import Page
+from odpipe.reports.html import Page, add_drawn
 
 Draw = Callable[[Any], None]  # receives a matplotlib Figure
 
@@ -40,15 +39,7 @@ def figure_png(draw: Draw, size: tuple[float, float] = (7.0, 4.0)) -> bytes:
 
 def add_plot(page: Page, caption: str, draw: Draw, size: tuple[float, float] = (7.0, 4.0)) -> bool:
     """Draw a plot into the page; on any failure add a note instead and warn. True when drawn."""
-    try:
-        png = figure_png(draw, size)
-    except Exception as exc:  # a report never fails its step
-        message = f"plot '{caption}' could not be drawn: {type(exc).__name__}: {exc}"
-        warn(message)
-        page.note(message)
-        return False
-    page.image(png, "image/png", caption)
-    return True
+    return add_drawn(page, f"plot '{caption}'", lambda: figure_png(draw, size), "image/png", caption)
 
 
 def bars(labels: Sequence[str], series: dict[str, Sequence[float]], ylabel: str, title: str) -> Draw:
