@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from faults.record import Tally, full
 from faults.s3 import KillableS3, RequestCounter, counting, lost_bytes, server_at
 from odpipe.cli import app
@@ -191,3 +193,23 @@ def test_s3_killed_during_run_artifact_moves(server: KillableS3, tmp_path: Path)
             ok and _tree(dest / "in") == want, f"kill at {n}: {error}", lost_bytes(before, server.snapshot(BUCKET))
         )
     tally.close()
+
+
+def test_a_restarted_server_is_ready_only_once_objects_read_back(tmp_path: Path) -> None:
+    """After a SIGKILL, weed answers bucket calls before object reads work; S3Server.start() waits for a
+    read, so `odpipe run --resume` right after a crash reads its artifacts on the first try."""
+    srv = server_at(tmp_path / "s3", (BUCKET,))
+    srv.start()
+    try:
+        srv.put_probe(BUCKET)
+        for _ in range(3):
+            srv.kill()
+            srv.start()  # the product's own readiness, not the test helper's restart()
+            once = boto3.client(
+                "s3", endpoint_url=srv.endpoint_url, region_name="us-east-1",
+                aws_access_key_id=srv.credentials.access_key, aws_secret_access_key=srv.credentials.secret_key,
+                config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+            )  # fmt: skip
+            assert once.get_object(Bucket=BUCKET, Key=".probe")["Body"].read() == b"probe"
+    finally:
+        srv.stop()

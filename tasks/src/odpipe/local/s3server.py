@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from odpipe.errors import StorageError
 from odpipe.executables import find_executable
@@ -231,6 +232,8 @@ class S3Server:
         )
 
     def _wait_ready(self) -> None:
+        """Until the S3 API answers; on a restart over existing state, until objects read back too:
+        after a SIGKILL, weed answers bucket calls 1-4 s before object reads stop failing (InternalError)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self.client()
@@ -251,6 +254,8 @@ class S3Server:
                         raise
                     for bucket in self.buckets:
                         client.create_bucket(Bucket=bucket)
+                    return
+                _read_one_object(client, probe)
                 return
             except ClientError as exc:
                 err = exc.response.get("Error", {})
@@ -290,3 +295,11 @@ class S3Server:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _read_one_object(client: Any, bucket: str) -> None:
+    """Read one byte of one object of the bucket (none there: nothing to wait for); raises until it works."""
+    listing = client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    for obj in listing.get("Contents", []):
+        if obj.get("Size"):
+            client.get_object(Bucket=bucket, Key=obj["Key"], Range="bytes=0-0")["Body"].read()
