@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 from typing import Any
 
 import pytest
 from odpipe.triton_config import model_config, to_pbtxt, ultralytics_metadata
 from triton_proto import parse_config_pbtxt
 
-pytest.importorskip("tritonclient.grpc", reason="Triton's ModelConfig proto ships in tritonclient")
+# find_spec, not an import: tritonclient.grpc and kserve (test_serve.py) cannot share one process
+if importlib.util.find_spec("tritonclient") is None:
+    pytest.skip("Triton's ModelConfig proto ships in tritonclient", allow_module_level=True)
 
 
 def _card(dynamic: bool, metadata: dict[str, str] | None) -> dict[str, Any]:
