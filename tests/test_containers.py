@@ -214,7 +214,12 @@ _ABSENT = {"train": ["albumentations", "scipy"], "export-deploy": ["albumentatio
 def test_torch_images_leave_out_what_their_task_never_imports(images: dict[str, str], task: str) -> None:
     probe = "import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if u.find_spec(m)])"
     out = engine().containers.run(
-        images[task], ["-c", probe, *_ABSENT[task], "ultralytics", "torch"], entrypoint="python",
-        network_mode="none", remove=True, user="10001:10001", read_only=True,
+        images[task],
+        ["-c", probe, *_ABSENT[task], "ultralytics", "torch"],
+        entrypoint="python",
+        network_mode="none",
+        remove=True,
+        user="10001:10001",
+        read_only=True,
     )
     assert out.decode().split() == ["ultralytics", "torch"]

@@ -232,6 +232,21 @@ def test_ultralytics_triton_client_runs_unchanged(server: ServeProcess, publishe
     assert compared > 0, "the tiny model found nothing at confidence 0.001; the comparison compared nothing"
 
 
+def _wait_in_flight(url: str, count: int = 1, timeout: float = 60) -> None:
+    """Until the server has admitted ``count`` inferences (its in-flight gauge): a fixed sleep races a
+    loaded CI machine."""
+    import urllib.request
+
+    want = f"odpipe_serve_inference_in_flight {float(count)}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://{url}/metrics", timeout=10) as response:
+            if want in response.read().decode():
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the server never had {count} inference(s) in flight within {timeout}s")
+
+
 def _status(call: Any) -> tuple[str, str]:
     with pytest.raises(InferenceServerException) as info:
         call()
@@ -495,7 +510,7 @@ def test_sigterm_drains_requests_in_flight(published: Published, tmp_path: Path)
         item = httpclient.InferInput("images", list(tensor.shape), "FP32")
         item.set_data_from_numpy(tensor)
         pending = client.async_infer(NAME, [item])
-        time.sleep(0.3)
+        _wait_in_flight(proc.url)
         assert proc.proc is not None
         proc.proc.send_signal(signal.SIGTERM)
         result = pending.get_result()
@@ -555,7 +570,7 @@ def test_concurrency_limit_refuses_with_503_and_debug_logs_one_line_per_request(
         item = httpclient.InferInput("images", list(tensor.shape), "FP32")
         item.set_data_from_numpy(tensor)
         slow = client.async_infer(NAME, [item])
-        time.sleep(0.5)
+        _wait_in_flight(proc.url)
         status, message = _status(lambda: _infer(client, NAME, [_image_input(published.images()[0].read_bytes())]))
         assert status == "503" and "--max-concurrency" in message
         assert slow.get_result().as_numpy("num_detections").shape == (4,)

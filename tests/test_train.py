@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import odpipe
+from odpipe.train.resume import checkpoint_problem, digest_path
 
 FAST = ["--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu"]
 
@@ -96,14 +97,18 @@ def test_sigkill_after_first_epoch_then_resume(prepared: Path) -> None:
     ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = prepared / "data/runs/killed/train/weights/last.pt"
+    # the digest is written once a checkpoint is complete (on_model_save): kill right then, an epoch
+    # before the next save. A fixed wait after last.pt appears could kill mid-write on a loaded machine.
+    digest = digest_path(last)
     deadline = time.monotonic() + 300
     try:
-        while time.monotonic() < deadline and proc.poll() is None and not last.exists():
-            time.sleep(0.05)
-        time.sleep(0.5)  # let the first checkpoint finish writing
+        while time.monotonic() < deadline and proc.poll() is None and not digest.exists():
+            time.sleep(0.02)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    assert digest.exists(), "no checkpoint was completed before the deadline"
+    assert checkpoint_problem(last) is None, "the kill landed while a checkpoint was being written"
     import torch
 
     done_before = int(torch.load(last, map_location="cpu", weights_only=False)["epoch"]) + 1
