@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import odpipe
-from odpipe.train.resume import checkpoint_problem, digest_path
+from odpipe.train.checkpoint import checkpoint_problem, digest_path
 
 FAST = ["--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu"]
 
@@ -119,6 +119,9 @@ def test_sigkill_after_first_epoch_then_resume(prepared: Path) -> None:
     metrics = json.loads((prepared / "artifacts/outputs/metrics.json").read_text())
     assert metrics["epochs_done"] == 8 and metrics["resumed"] is True
     assert f"epoch {done_before + 1}/8" in out and "epoch 1/8" not in out
+    # the final, optimizer-stripped last.pt was committed like every other: digest matches, no leftovers
+    assert checkpoint_problem(last) is None
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best.pt", "best.pt.sha256", "last.pt", "last.pt.sha256"]
     # a retry after completion only evaluates again
     code, out = _train(prepared, "--epochs", "8", "--run-id", "killed")
     assert code == 0 and "training already complete" in out

@@ -50,6 +50,15 @@ def write_text(dest: Path, text: str) -> Path:
     return dest
 
 
+def replace_with_digest(tmp: Path, dest: Path, digest: str, digest_file: Path, pending_file: Path) -> None:
+    """Rename a complete ``tmp`` onto ``dest`` with its digest in ``digest_file``, in an order a kill cannot
+    split: the new digest as ``pending_file`` first, then the rename, then the digest promoted. Whenever
+    the process dies, ``dest`` matches ``digest_file`` or ``pending_file``."""
+    write_text(pending_file, digest)
+    os.replace(tmp, dest)
+    os.replace(pending_file, digest_file)
+
+
 def copy_file(src: Path, dest: Path) -> Path:
     with replacing(dest) as tmp:
         shutil.copyfile(src, tmp)

@@ -4,13 +4,7 @@ attempt under the same run id left on the data volume."""
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Any
-
-from odpipe.atomic import write_text
-from odpipe.storage import sha256_file
-
-DIGEST_SUFFIX = ".sha256"
 
 
 class Start(Enum):
@@ -49,29 +43,3 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{k}"] = v
     return out
-
-
-def digest_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.name + DIGEST_SUFFIX)
-
-
-def record_checkpoint(checkpoint: Path) -> None:
-    """Write the sha256 of a checkpoint just saved beside it. Ultralytics writes last.pt in place, so a
-    kill or a full disk can leave it truncated, and torch.load does not check the bytes it reads: a
-    flipped byte in a tensor loads silently. The digest lets a resume tell."""
-    if checkpoint.exists():
-        write_text(digest_path(checkpoint), sha256_file(checkpoint))
-
-
-def checkpoint_problem(checkpoint: Path) -> str | None:
-    """Why a resume must not load this checkpoint (None: it matches its recorded digest, or none was
-    recorded, as by an older odpipe). A digest older than the checkpoint (a kill between the two
-    writes) also refuses it: the checkpoint cannot be told from a corrupt one."""
-    digest = digest_path(checkpoint)
-    if not digest.exists():
-        return None
-    want, got = digest.read_text().strip(), sha256_file(checkpoint)
-    if want != got:
-        size = checkpoint.stat().st_size
-        return f"its sha256 {got[:12]}... ({size} bytes) differs from the one recorded at save ({want[:12]}...)"
-    return None

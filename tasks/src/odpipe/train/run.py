@@ -18,8 +18,9 @@ from odpipe.dataset_manifest import DATA_YAML, Dataset, load_dataset
 from odpipe.errors import InputError
 from odpipe.jsonfile import read_json_object, write_json
 from odpipe.storage import sha256_file
+from odpipe.train.checkpoint import atomic_final_strip, checkpoint_problem, use_atomic_paths
 from odpipe.train.params import TrainParams, check_extra, resolve_device
-from odpipe.train.resume import Start, checkpoint_problem, decide_start, describe_difference, record_checkpoint
+from odpipe.train.resume import Start, decide_start, describe_difference
 from odpipe.ultralytics_env import without_training_albumentations
 from odpipe.yolo_checkpoint import check_checkpoint
 
@@ -105,12 +106,8 @@ def _checkpoint_epochs(last: Path) -> tuple[int | None, str]:
 
 
 def _callbacks(model: Any, params: TrainParams, advance: Any) -> None:
-    def record(trainer: Any) -> None:
-        record_checkpoint(Path(trainer.last))
-
+    model.add_callback("on_pretrain_routine_start", use_atomic_paths)
     model.add_callback("on_fit_epoch_end", _epoch_logger(params.epochs, advance))
-    model.add_callback("on_model_save", record)
-    model.add_callback("on_train_end", record)  # the final last.pt is rewritten without its optimizer
 
 
 def _epochs_done(results_csv: Path) -> int:
@@ -283,7 +280,7 @@ def _fit(run: RunPaths, params: TrainParams, ds: Dataset, base_weights: Path | N
         f"dataset {ds.dataset_id}, device {device}, {params.epochs} epochs",
         markup=False,
     )
-    with progress("train", params.epochs - done) as advance, without_training_albumentations():
+    with progress("train", params.epochs - done) as advance, without_training_albumentations(), atomic_final_strip():
         if resume:
             from ultralytics import YOLO
 
