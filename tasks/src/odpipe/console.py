@@ -25,16 +25,17 @@ def warn(message: str) -> None:
 
 
 @contextlib.contextmanager
-def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar on a TTY; in a log, one line at the start and one at the end."""
+def progress(description: str, total: int | None) -> Iterator[Callable[..., None]]:
+    """A progress bar on a TTY; in a log, one line at the start and one at the end. ``advance(n)`` counts n
+    more done; ``advance(n, total=t)`` also sets the total (work discovered as it goes, like a listing)."""
     if not console.is_terminal:
         console.print(f"{description}: {total if total is not None else '?'} to do", markup=False)
         done = [0]
 
-        def advance(n: int) -> None:
+        def count(n: int, total: int | None = None) -> None:
             done[0] += n
 
-        yield advance
+        yield count
         console.print(f"{description}: done ({done[0]})", markup=False)
         return
     with Progress(
@@ -46,7 +47,11 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
         transient=False,
     ) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+
+        def advance(n: int, total: int | None = None) -> None:
+            bar.update(task, advance=n, **({"total": total} if total is not None else {}))
+
+        yield advance
 
 
 def write_json(path: Path, doc: Any) -> None:

@@ -89,8 +89,8 @@ def _images_root(location: str, layout: Layout, storage: Storage | None) -> Path
     with progress(f"sync {uri}", None) as advance:
         shown = [0]
 
-        def step(done: int, _total: int) -> None:
-            advance(done - shown[0])
+        def step(done: int, listed: int) -> None:
+            advance(done - shown[0], total=listed)
             shown[0] = done
 
         downloaded, skipped = sync_prefix(storage, uri, dest, step)
