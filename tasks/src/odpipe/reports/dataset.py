@@ -74,13 +74,14 @@ def _counts(page: Page, manifest: dict[str, Any]) -> None:
 
 def _images_per_class(page: Page, manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> None:
     page.heading("Images per class (images holding at least one box of the class)", "class-images")
-    holding = {
-        split: {
-            int(cid): len({int(a["image_id"]) for a in _boxes(doc) if a["category_id"] == cid})
-            for cid in {c["coco_id"] for c in manifest["classes"]}
-        }
-        for split, doc in splits.items()
-    }
+    holding: dict[str, dict[int, int]] = {}
+    for split, doc in splits.items():
+        pairs = {(int(a["category_id"]), int(a["image_id"])) for a in _boxes(doc)}  # one pass over the boxes
+        per_class: dict[int, int] = {int(c["coco_id"]): 0 for c in manifest["classes"]}
+        for cid, _ in pairs:
+            if cid in per_class:
+                per_class[cid] += 1
+        holding[split] = per_class
     rows = [[c["name"], c["coco_id"], *(holding[s][int(c["coco_id"])] for s in splits)] for c in manifest["classes"]]
     page.table(["class", "COCO id", *splits], rows, ident="class-images-table")
 
@@ -88,18 +89,17 @@ def _images_per_class(page: Page, manifest: dict[str, Any], splits: dict[str, di
 def _sizes(page: Page, manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> None:
     page.heading("Box sizes (COCO small / medium / large)", "sizes")
     rows = []
-    for split, doc in splits.items():
-        areas = [float(a["bbox"][2]) * float(a["bbox"][3]) for a in _boxes(doc)]
-        by = {k: sum(1 for a in areas if size_class(a) == k) for k in ("small", "medium", "large")}
+    wh = {s: [(float(a["bbox"][2]), float(a["bbox"][3])) for a in _boxes(d)] for s, d in splits.items()}
+    areas = {s: [w * h for w, h in pairs] for s, pairs in wh.items()}
+    for split, values in areas.items():
+        by = {"small": 0, "medium": 0, "large": 0}
+        for a in values:
+            by[size_class(a)] += 1
         rows.append([split, by["small"], by["medium"], by["large"]])
     page.table(["split", "small (< 32²)", "medium (< 96²)", "large"], rows, ident="sizes-table")
     page.text("Areas are box width x height in original pixels, as COCOeval bins them.", cls="meta")
-    areas = {s: [float(a["bbox"][2]) * float(a["bbox"][3]) for a in _boxes(d)] for s, d in splits.items()}
     add_plot(page, "box area distribution (log10 px²)", histograms(areas, "area (px²)", "box area", log=True))
-    ratios = {
-        s: [float(a["bbox"][2]) / float(a["bbox"][3]) for a in _boxes(d) if float(a["bbox"][3]) > 0]
-        for s, d in splits.items()
-    }
+    ratios = {s: [w / h for w, h in pairs if h > 0] for s, pairs in wh.items()}
     add_plot(page, "aspect ratio distribution (log10 w/h)", histograms(ratios, "w/h", "aspect ratio", log=True))
 
 
