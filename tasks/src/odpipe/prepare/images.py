@@ -134,7 +134,8 @@ def _with_tail(
 
 def inspect_many(jobs: Sequence[tuple[str, str, bool]]) -> list[ImageCheck]:
     """inspect_image over (root, relpath, full_decode) jobs: one chunk of work for a worker process."""
-    return [inspect_image(Path(root), relpath, full_decode=full) for root, relpath, full in jobs]
+    roots = {root: Path(root) for root, _, _ in jobs}  # one path object per root, not per file
+    return [inspect_image(roots[root], relpath, full_decode=full) for root, relpath, full in jobs]
 
 
 class HashCache:

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 from odpipe.dataset_manifest import SPLITS, images_dir, labels_dir
@@ -23,9 +23,9 @@ def dataset_name(relpath: str) -> str:
     return relpath.replace("/", "__")
 
 
-def place_image(src: Path, dest: Path, mode: LinkMode) -> None:
+def place_image(src: str, dest: str, mode: LinkMode) -> None:
     if mode == "symlink":
-        dest.symlink_to(src.resolve())
+        os.symlink(Path(src).resolve(), dest)
         return
     if mode == "hardlink":
         try:
@@ -54,10 +54,22 @@ PlaceJob = tuple[str, str, str, LinkMode, int, int, list[LabelBox]]
 def place_and_label(jobs: Sequence[PlaceJob]) -> list[None]:
     """One chunk of the dataset's files, for a worker process: each image linked in, its label written."""
     for src, dest, label, mode, width, height, boxes in jobs:
-        place_image(Path(src), Path(dest), mode)
-        with open(label, "w") as fh:
-            fh.write(label_lines(boxes, width, height))
+        place_image(src, dest, mode)
+        fd = os.open(label, _CREATE, 0o666)
+        try:
+            os.write(fd, label_lines(boxes, width, height).encode())
+        finally:
+            os.close(fd)
     return [None] * len(jobs)
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+
+def label_stem(name: str) -> str:
+    """PurePosixPath(name).stem of a name without slashes, without building a path object."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def write_split_images(
@@ -92,7 +104,7 @@ def _place_jobs(
             name = dataset_name(rec.relpath)
             boxes = rec.store.label_rows(rec.number, index_of)
             image_dir, label_dir = dirs[rec.split]
-            label = os.path.join(label_dir, PurePosixPath(name).stem + ".txt")
+            label = os.path.join(label_dir, label_stem(name) + ".txt")
             src, dest = os.path.join(src_root, rec.relpath), os.path.join(image_dir, name)
             jobs.append((src, dest, label, mode, rec.width, rec.height, boxes))
         yield jobs
