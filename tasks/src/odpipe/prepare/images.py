@@ -121,9 +121,7 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
     return _with_tail(relpath, data, fmt, size, digest, mtime_ns)
 
 
-def _with_tail(
-    relpath: str, data: bytes, fmt: str, size: tuple[int, int], digest: str, mtime_ns: int
-) -> ImageCheck:
+def _with_tail(relpath: str, data: bytes, fmt: str, size: tuple[int, int], digest: str, mtime_ns: int) -> ImageCheck:
     """The check of a file whose header was read: truncated when its format's end marker is missing."""
     width, height = size
     tails = _TAILS.get(fmt)
