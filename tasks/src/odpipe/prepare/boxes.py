@@ -70,11 +70,11 @@ class BoxStore:
             out.append(Box(orig, cats[r], xywh[b], xywh[b + 1], xywh[b + 2], xywh[b + 3], crowd[r] == 1))
         return out
 
-    def hash_rows(self, image: int) -> list[list[Any]]:
-        """[category, x, y, w, h, iscrowd] of each box of an image (what the dataset id hashes)."""
+    def hash_rows(self, image: int) -> list[tuple[int, float, float, float, float, bool]]:
+        """(category, x, y, w, h, iscrowd) of each box of an image (what the dataset id hashes)."""
         xywh, cats, crowd = self.xywh, self.category, self.crowd
         return [
-            [cats[r], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3], crowd[r] == 1]
+            (cats[r], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3], crowd[r] == 1)
             for r in self.rows_of(image)
         ]
 
