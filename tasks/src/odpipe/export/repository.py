@@ -32,6 +32,7 @@ CLAIM = "claim.json"
 CONFIG = "config.pbtxt"
 MAX_CLAIM_TRIES = 20
 
+
 def check_name(name: str) -> str:
     if not NAME_RE.match(name) or name in (".", ".."):
         raise InputError(
