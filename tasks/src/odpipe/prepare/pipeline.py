@@ -252,8 +252,8 @@ def report_splits(images: list[ImageRecord], categories: list[Category]) -> tupl
             name = dataset_name(rec.relpath)
             doc["images"].append({"id": img_id, "file_name": name, "width": rec.width, "height": rec.height})
             doc["annotations"] += [
-                {"image_id": img_id, "category_id": b.category_id, "bbox": [b.x, b.y, b.w, b.h], "iscrowd": b.iscrowd}
-                for b in rec.boxes
+                {"image_id": img_id, "category_id": c, "bbox": [x, y, w, h], "iscrowd": crowd}
+                for c, x, y, w, h, crowd in rec.store.hash_rows(rec.number)
             ]
         docs[split] = doc
     return docs, stride
@@ -295,7 +295,7 @@ def _prefetch(opts: PrepareOptions, layout: Layout) -> Iterator[ImagePrefetch | 
     if not pays or workers <= 1 or opts.full_decode or _cache_path(Path(opts.images), layout).exists():
         yield None
         return
-    prefetch = ImagePrefetch(Path(opts.images), workers)
+    prefetch = ImagePrefetch(Path(opts.images), workers - 1)  # a core left for the parse (measured faster)
     try:
         yield prefetch
     finally:
