@@ -1,6 +1,6 @@
 """prepare's fast paths against the slow ones they stand in for, on real files: the JPEG header reader
 against PIL, image checks made ahead by prefetch workers, label text for many images at once, the dataset
-id's hand-formatted rows, and the one-call background helper."""
+id's hand-formatted rows, and the background worker."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import shared_testdata
 from odpipe.prepare import images as images_mod
-from odpipe.prepare.background import in_background, result_or_none
+from odpipe.prepare.background import Worker, result_or_none
 from odpipe.prepare.boxes import BoxStore
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import ImageCheck, inspect_image
@@ -23,6 +23,7 @@ from odpipe.prepare.jpeg_header import jpeg_size
 from odpipe.prepare.prefetch import ImagePrefetch
 from odpipe.prepare.validate import Category, ImageRecord
 from odpipe.prepare.yolo import label_texts
+from odpipe.reports.dataset import warm_up_plots
 from PIL import Image
 
 
@@ -189,10 +190,10 @@ def _double(x: int) -> int:
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_in_background_here_or_in_a_worker(enabled: bool) -> None:
-    with in_background(_double, 21, enabled=enabled) as future:
-        assert future.result() == 42
-    with in_background(_double, -1, enabled=enabled) as future:
+def test_worker_here_or_in_a_process(enabled: bool) -> None:
+    with Worker(enabled, warm=warm_up_plots) as worker:
+        assert worker.submit(_double, 21).result() == 42
+        failed = worker.submit(_double, -1)
         with pytest.raises(ValueError, match="negative"):
-            future.result()
-        assert result_or_none(future) is None
+            failed.result()
+        assert result_or_none(failed) is None

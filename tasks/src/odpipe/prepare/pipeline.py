@@ -29,7 +29,7 @@ from odpipe.dataset_manifest import (
 from odpipe.errors import InputError
 from odpipe.jsonfile import write_json
 from odpipe.prepare import augment as augment_mod
-from odpipe.prepare.background import in_background, result_or_none
+from odpipe.prepare.background import Worker, result_or_none
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import HashCache
 from odpipe.prepare.parallel import MIN_PARALLEL, available_cpus
@@ -39,7 +39,7 @@ from odpipe.prepare.split import assign_splits, keep_backgrounds, read_val_list
 from odpipe.prepare.sync import local_dir_for, sync_prefix
 from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, validate
 from odpipe.prepare.yolo import LinkMode, dataset_name, write_coco_split, write_split_images
-from odpipe.reports.dataset import PlotData, plot_data, render_plots
+from odpipe.reports.dataset import PlotData, plot_data, render_plots, warm_up_plots
 from odpipe.storage import S3Uri, Storage, is_s3_uri
 
 
@@ -174,6 +174,23 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
         val_list = read_val_list(opts.val_list) if opts.val_list else None
         images_root = _images_root(opts.images, layout, storage)
         validated = _validate(opts, sources, images_root, layout, report, prefetch)
+    with Worker(_overlap(opts, validated.images), warm=warm_up_plots) as worker:
+        return _publish(opts, layout, report, sources, validated, images_root, (augment_doc, val_list), worker)
+
+
+def _publish(
+    opts: PrepareOptions,
+    layout: Layout,
+    report: Report,
+    sources: list[Source],
+    validated: Validated,
+    images_root: Path,
+    inputs: tuple[dict[str, Any] | None, Any],
+    worker: Worker,
+) -> PrepareResult:
+    """Split, name and (unless it exists) build the dataset; the outputs. ``inputs``: the augmentation
+    config and the val list; ``worker``: where the report's plots are drawn meanwhile."""
+    augment_doc, val_list = inputs
     for src in sources:  # the kept boxes are in the BoxStore now: free the raw annotation table
         src.doc.pop("annotations", None)
     images = _select_and_split(opts, validated.images, val_list, sources, report)
@@ -194,9 +211,9 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
             ds_id, final, layout.data, images_root, images, validated.categories, params, augment_doc, source
         )
         report_docs = report_splits(images, validated.categories)
-        with in_background(render_plots, _plot_data(plan, report_docs[0]), enabled=_overlap(opts, images)) as plots:
-            manifest = _build(plan, opts)
-            rendered = result_or_none(plots)  # None: the report draws them itself
+        plots = worker.submit(render_plots, _plot_data(plan, report_docs[0]))
+        manifest = _build(plan, opts)
+        rendered = result_or_none(plots)  # None: the report draws them itself
     write_manifest(layout.output(contract.DATASET_MANIFEST), manifest)
     _write_dataset_report(layout, manifest, report, images, validated.categories, final, report_docs, rendered)
     layout.write_param(contract.PARAM_DATASET_ID, ds_id)

@@ -136,6 +136,11 @@ def plots(manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> dict[s
     return _draws(plot_data(manifest, splits))
 
 
+def warm_up_plots() -> None:
+    """Import what drawing needs (a worker does this while prepare names the dataset)."""
+    figure_png(lambda _fig: None, (1.0, 1.0))
+
+
 def render_plots(data: PlotData) -> dict[str, bytes]:
     """The page's plots as PNG, by caption (for a worker process: matplotlib's import and drawing take
     ~1.4 s, which prepare overlaps with writing the dataset)."""
