@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,14 +48,16 @@ def read_json(path: Path) -> Any:
 
 
 _UNPARSED = object()
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+_LONG_NUMBER = b"0" * 19
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else b for b in range(256))
 
 
 def _fast_loads(raw: bytes) -> Any:
     """orjson's result where it is certainly json's; _UNPARSED otherwise. orjson turns integers beyond 64
     bits into floats, so any 19-digit run sends the file to json, as does anything orjson refuses (NaN,
     lone surrogates, a BOM, a syntax error: json then names the problem)."""
-    if orjson is None or _LONG_NUMBER.search(raw):
+    # 19 digits in a row, found as 19 zeros once every digit reads '0' (a regex scan costs ~25x more)
+    if orjson is None or _LONG_NUMBER in raw.translate(_DIGITS_AS_ZERO):
         return _UNPARSED
     try:
         return orjson.loads(raw)

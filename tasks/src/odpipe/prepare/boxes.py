@@ -70,22 +70,24 @@ class BoxStore:
             out.append(Box(orig, cats[r], xywh[b], xywh[b + 1], xywh[b + 2], xywh[b + 3], crowd[r] == 1))
         return out
 
-    def hash_rows(self, image: int) -> list[list[Any]]:
-        """[category, x, y, w, h, iscrowd] of each box of an image (what the dataset id hashes)."""
+    def hash_rows(self, image: int) -> list[tuple[int, float, float, float, float, bool]]:
+        """(category, x, y, w, h, iscrowd) of each box of an image (what the dataset id hashes)."""
         xywh, cats, crowd = self.xywh, self.category, self.crowd
         return [
-            [cats[r], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3], crowd[r] == 1]
+            (cats[r], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3], crowd[r] == 1)
             for r in self.rows_of(image)
         ]
 
-    def label_rows(self, image: int, index_of: dict[int, int]) -> list[tuple[int, float, float, float, float]]:
-        """(class index, x, y, w, h) of each trainable (non-crowd) box of an image."""
-        xywh, cats, crowd = self.xywh, self.category, self.crowd
-        return [
-            (index_of[cats[r]], xywh[4 * r], xywh[4 * r + 1], xywh[4 * r + 2], xywh[4 * r + 3])
-            for r in self.rows_of(image)
-            if not crowd[r]
-        ]
+    def trainable_rows(self, images: list[int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The non-crowd rows of the given images, image after image (each in file order), and how many
+        of them each image has."""
+        if not images or not len(self.crowd):
+            return np.zeros(0, np.int64), np.zeros(len(images), np.int64)
+        parts = [self._order[self._start[i] : self._start[i + 1]] for i in images]
+        rows = np.concatenate(parts)
+        owner = np.repeat(np.arange(len(images)), [len(p) for p in parts])
+        keep = np.frombuffer(self.crowd, dtype=np.uint8)[rows] == 0
+        return rows[keep], np.bincount(owner[keep], minlength=len(images)).astype(np.int64)
 
     def counts_of(self, image: int) -> tuple[int, int]:
         """(boxes, of which iscrowd) of one image."""

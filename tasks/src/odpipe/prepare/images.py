@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from odpipe.jsonfile import write_compact_json
+from odpipe.prepare.jpeg_header import jpeg_size
 
 
 class PathEscapes(ValueError):
@@ -98,9 +99,12 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
     except OSError as exc:
         return ImageCheck(relpath, False, problem=f"cannot read: {exc.strerror}")
     digest = hashlib.sha256(data).hexdigest()
+    fast = None if full_decode else jpeg_size(data)
+    if fast is not None:
+        return _with_tail(relpath, data, "JPEG", fast, digest, mtime_ns)
     try:
         with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
+            size = img.size
             fmt = img.format or ""
             if full_decode:
                 img.load()
@@ -114,6 +118,12 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
         return ImageCheck(
             relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {exc.__context__}"
         )
+    return _with_tail(relpath, data, fmt, size, digest, mtime_ns)
+
+
+def _with_tail(relpath: str, data: bytes, fmt: str, size: tuple[int, int], digest: str, mtime_ns: int) -> ImageCheck:
+    """The check of a file whose header was read: truncated when its format's end marker is missing."""
+    width, height = size
     tails = _TAILS.get(fmt)
     if tails and not any(data.rstrip(b"\x00\r\n ").endswith(t) for t in tails):
         return ImageCheck(relpath, False, width, height, digest, len(data), problem=f"truncated {fmt} (no end marker)")
@@ -122,7 +132,8 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
 
 def inspect_many(jobs: Sequence[tuple[str, str, bool]]) -> list[ImageCheck]:
     """inspect_image over (root, relpath, full_decode) jobs: one chunk of work for a worker process."""
-    return [inspect_image(Path(root), relpath, full_decode=full) for root, relpath, full in jobs]
+    roots = {root: Path(root) for root, _, _ in jobs}  # one path object per root, not per file
+    return [inspect_image(roots[root], relpath, full_decode=full) for root, relpath, full in jobs]
 
 
 class HashCache:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +29,17 @@ from odpipe.dataset_manifest import (
 from odpipe.errors import InputError
 from odpipe.jsonfile import write_json
 from odpipe.prepare import augment as augment_mod
+from odpipe.prepare.background import Worker, result_or_none
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import HashCache
-from odpipe.prepare.parallel import available_cpus
+from odpipe.prepare.parallel import MIN_PARALLEL, available_cpus
+from odpipe.prepare.prefetch import PREFETCH_ABOVE_BYTES, ImagePrefetch
 from odpipe.prepare.report import Report
 from odpipe.prepare.split import assign_splits, keep_backgrounds, read_val_list
 from odpipe.prepare.sync import local_dir_for, sync_prefix
 from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, validate
 from odpipe.prepare.yolo import LinkMode, dataset_name, write_coco_split, write_split_images
+from odpipe.reports.dataset import PlotData, plot_data, render_plots, warm_up_plots
 from odpipe.storage import S3Uri, Storage, is_s3_uri
 
 
@@ -164,11 +168,29 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
         storage = Storage()
     report = Report(strict=opts.strict)
     layout.outputs.mkdir(parents=True, exist_ok=True)
-    sources = _load_sources(opts, layout, storage)
-    augment_doc = augment_mod.load_config(opts.augment) if opts.augment else None
-    val_list = read_val_list(opts.val_list) if opts.val_list else None
-    images_root = _images_root(opts.images, layout, storage)
-    validated = _validate(opts, sources, images_root, layout, report)
+    with _prefetch(opts, layout) as prefetch:
+        sources = _load_sources(opts, layout, storage)
+        augment_doc = augment_mod.load_config(opts.augment) if opts.augment else None
+        val_list = read_val_list(opts.val_list) if opts.val_list else None
+        images_root = _images_root(opts.images, layout, storage)
+        validated = _validate(opts, sources, images_root, layout, report, prefetch)
+    with Worker(_overlap(opts, validated.images), warm=warm_up_plots) as worker:
+        return _publish(opts, layout, report, sources, validated, images_root, (augment_doc, val_list), worker)
+
+
+def _publish(
+    opts: PrepareOptions,
+    layout: Layout,
+    report: Report,
+    sources: list[Source],
+    validated: Validated,
+    images_root: Path,
+    inputs: tuple[dict[str, Any] | None, Any],
+    worker: Worker,
+) -> PrepareResult:
+    """Split, name and (unless it exists) build the dataset; the outputs. ``inputs``: the augmentation
+    config and the val list; ``worker``: where the report's plots are drawn meanwhile."""
+    augment_doc, val_list = inputs
     for src in sources:  # the kept boxes are in the BoxStore now: free the raw annotation table
         src.doc.pop("annotations", None)
     images = _select_and_split(opts, validated.images, val_list, sources, report)
@@ -178,6 +200,7 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
     final = layout.data / contract.DATA_DATASETS / ds_id
     manifest = prepared_manifest(final)
     reused = can_reuse(manifest, ds_id)
+    report_docs, rendered = None, None  # made early (below) when the dataset is built
     if manifest is not None and reused:
         info(f"dataset {ds_id} already prepared at {final}: reused")
     elif manifest is not None:
@@ -187,9 +210,12 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
         plan = BuildPlan(
             ds_id, final, layout.data, images_root, images, validated.categories, params, augment_doc, source
         )
+        report_docs = report_splits(images, validated.categories)
+        plots = worker.submit(render_plots, _plot_data(plan, report_docs[0]))
         manifest = _build(plan, opts)
+        rendered = result_or_none(plots)  # None: the report draws them itself
     write_manifest(layout.output(contract.DATASET_MANIFEST), manifest)
-    _write_dataset_report(layout, manifest, report, images, validated.categories, final)
+    _write_dataset_report(layout, manifest, report, images, validated.categories, final, report_docs, rendered)
     layout.write_param(contract.PARAM_DATASET_ID, ds_id)
     return PrepareResult(ds_id, final, reused, manifest, report)
 
@@ -201,17 +227,26 @@ def _write_dataset_report(
     images: list[ImageRecord],
     categories: list[Category],
     dataset_dir: Path,
+    docs: tuple[dict[str, dict[str, Any]], int] | None = None,
+    rendered: dict[str, bytes] | None = None,
 ) -> None:
-    """dataset-report.html (never fails the step; a failure is a note in it and a warning here)."""
+    """dataset-report.html (never fails the step; a failure is a note in it and a warning here).
+    ``docs``: report_splits' answer when made already; ``rendered``: its plots when drawn already."""
     from odpipe.reports.dataset import TITLE, dataset_report
     from odpipe.reports.write import write_report
 
     def make() -> str:
-        splits, stride = report_splits(images, categories)
+        splits, stride = docs or report_splits(images, categories)
         sampled = f"every {stride}th image of each split" if stride > 1 else None
-        return dataset_report(manifest, report.to_dict(), splits, dataset_dir, sampled=sampled)
+        return dataset_report(manifest, report.to_dict(), splits, dataset_dir, sampled=sampled, rendered=rendered)
 
     write_report(layout.output(contract.DATASET_REPORT), TITLE, make)
+
+
+def _plot_data(plan: BuildPlan, splits: dict[str, dict[str, Any]]) -> PlotData:
+    """The report's plot data from what the manifest will hold (its classes and per-split counts)."""
+    classes = [{"name": c.name} for c in plan.categories]
+    return plot_data({"classes": classes, "splits": _counts(plan.images, plan.categories)}, splits)
 
 
 REPORT_BOX_BUDGET = 300_000  # boxes held as dicts for the report's per-split statistics (~0.3 KB each)
@@ -234,8 +269,8 @@ def report_splits(images: list[ImageRecord], categories: list[Category]) -> tupl
             name = dataset_name(rec.relpath)
             doc["images"].append({"id": img_id, "file_name": name, "width": rec.width, "height": rec.height})
             doc["annotations"] += [
-                {"image_id": img_id, "category_id": b.category_id, "bbox": [b.x, b.y, b.w, b.h], "iscrowd": b.iscrowd}
-                for b in rec.boxes
+                {"image_id": img_id, "category_id": c, "bbox": [x, y, w, h], "iscrowd": crowd}
+                for c, x, y, w, h, crowd in rec.store.hash_rows(rec.number)
             ]
         docs[split] = doc
     return docs, stride
@@ -260,11 +295,39 @@ def _load_sources(opts: PrepareOptions, layout: Layout, storage: Storage | None)
     return sources
 
 
-def _validate(
-    opts: PrepareOptions, sources: list[Source], images_root: Path, layout: Layout, report: Report
-) -> Validated:
+def _cache_path(images_root: Path, layout: Layout) -> Path:
     cache_name = images_root.resolve().as_posix().strip("/").replace("/", "__") + ".json"
-    cache = HashCache(layout.data / contract.DATA_RAW / ".odpipe-cache" / cache_name)
+    return layout.data / contract.DATA_RAW / ".odpipe-cache" / cache_name
+
+
+@contextlib.contextmanager
+def _prefetch(opts: PrepareOptions, layout: Layout) -> Iterator[ImagePrefetch | None]:
+    """Image checks running while a large annotation file is parsed, on a first run over local files."""
+    workers = opts.workers or available_cpus()
+    local = not is_s3_uri(opts.images) and not is_s3_uri(opts.annotations)
+    try:
+        pays = local and Path(opts.annotations).stat().st_size > PREFETCH_ABOVE_BYTES and Path(opts.images).is_dir()
+    except OSError:
+        pays = False  # loading the annotations names the problem
+    if not pays or workers <= 1 or opts.full_decode or _cache_path(Path(opts.images), layout).exists():
+        yield None
+        return
+    prefetch = ImagePrefetch(Path(opts.images), workers - 1)  # a core left for the parse (measured faster)
+    try:
+        yield prefetch
+    finally:
+        prefetch.close()
+
+
+def _validate(
+    opts: PrepareOptions,
+    sources: list[Source],
+    images_root: Path,
+    layout: Layout,
+    report: Report,
+    prefetch: ImagePrefetch | None = None,
+) -> Validated:
+    cache = HashCache(_cache_path(images_root, layout))
     total = sum(len(s.doc["images"]) for s in sources)
     with progress("validate images", total) as advance:
         validated = validate(
@@ -277,6 +340,7 @@ def _validate(
             cache=cache,
             workers=opts.workers or available_cpus(),
             progress=advance,
+            prefetch=prefetch,
         )
     cache.save()
     return validated
@@ -341,18 +405,17 @@ def _build(plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
     return manifest
 
 
+def _overlap(opts: PrepareOptions, images: list[ImageRecord]) -> bool:
+    """Whether to draw the report's plots in a worker process while this one writes the dataset. (The
+    dataset's files themselves are written from this process only: on this ext4, a second process
+    creating files at the same time, even in another folder, made both ~3x slower.)"""
+    return (opts.workers or available_cpus()) > 1 and len(images) >= MIN_PARALLEL
+
+
 def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
     """Images, labels, augmented copies, data.yaml, COCO files per eval split and the manifest, into ``tmp``."""
     with progress("write YOLO dataset", len(plan.images)) as advance:
-        write_split_images(
-            tmp,
-            plan.images_root,
-            plan.images,
-            plan.categories,
-            opts.link_mode,
-            advance,
-            opts.workers or available_cpus(),
-        )
+        write_split_images(tmp, plan.images_root, plan.images, plan.categories, opts.link_mode, advance)
     augmented = (
         augment_mod.augment_train(tmp, plan.images_root, plan.images, plan.categories, plan.augment, opts.seed)
         if plan.augment

@@ -17,6 +17,7 @@ from odpipe.errors import InputError
 from odpipe.prepare.boxes import Box, BoxStore
 from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_many
 from odpipe.prepare.parallel import map_chunks
+from odpipe.prepare.prefetch import ImagePrefetch
 from odpipe.prepare.report import Report
 
 
@@ -210,6 +211,7 @@ def _check_files(
     full_decode: bool,
     workers: int,
     progress: Callable[[int], None] | None,
+    prefetched: Callable[[int], dict[str, ImageCheck]] | None = None,
 ) -> None:
     todo: list[ImageRecord] = []
     checks: dict[str, ImageCheck] = {}
@@ -219,13 +221,22 @@ def _check_files(
             checks[rec.key] = hit
         else:
             todo.append(rec)
+    fresh = set()
+    if prefetched is not None and todo:
+        done = prefetched(len(todo))
+        fresh = {rec.key for rec in todo if rec.relpath in done}
+        checks.update((rec.key, done[rec.relpath]) for rec in todo if rec.key in fresh)
+        todo = [rec for rec in todo if rec.key not in fresh]
     if progress:
         progress(len(checks))
     jobs = [(str(root), rec.relpath, full_decode) for rec in todo]
     for rec, check in zip(todo, map_chunks(inspect_many, jobs, workers, progress), strict=True):
         checks[rec.key] = check
-        if cache:
-            cache.put(root, check)
+        fresh.add(rec.key)
+    if cache:
+        for key in images:
+            if key in fresh:
+                cache.put(root, checks[key])
     for key in list(images):
         rec, check = images[key], checks[key]
         if not check.ok:
@@ -388,14 +399,23 @@ def validate(
     cache: HashCache | None = None,
     workers: int = 4,
     progress: Callable[[int], None] | None = None,
+    prefetch: ImagePrefetch | None = None,
 ) -> Validated:
+    """``prefetch``: checks of the image files begun before the annotations were parsed (not with
+    ``full_decode``)."""
     if not images_root.is_dir():
         raise InputError(f"images root {images_root} is not a directory")
     categories = _categories(sources, report)
     index = ImageIndex(images_root)
     store = BoxStore()
     images = _images(sources, index, report, store)
-    _check_files(images, images_root, report, cache, full_decode, workers, progress)
+
+    def prefetched(wanted: int) -> dict[str, ImageCheck]:
+        assert prefetch is not None  # finish when most files under the root are wanted
+        return prefetch.results(finish=2 * wanted >= len(index.by_rel))
+
+    use = prefetched if prefetch and not full_decode else None
+    _check_files(images, images_root, report, cache, full_decode, workers, progress, use)
     _annotations(sources, images, {c.coco_id for c in categories}, report, tolerance, crowd_as_target)
     store.finish(max((r.number + 1 for r in images.values()), default=0))
     crowd = sum(store.crowd)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from odpipe.reports.html import Page
+from odpipe.reports.html import Page, add_drawn
 from odpipe.reports.images import TRUTH, Drawn, add_image
-from odpipe.reports.plots import add_plot, bars, histograms
+from odpipe.reports.plots import Draw, add_plot, bars, figure_png, histograms
 from odpipe.reports.write import render_report
 
 TITLE = "odpipe dataset report"
@@ -38,18 +38,29 @@ def dataset_report(
     splits: dict[str, dict[str, Any]],
     root: Path,
     sampled: str | None = None,
+    rendered: dict[str, bytes] | None = None,
 ) -> str:
     """The page. ``splits``: split name -> COCO instances of that split (file names under
     ``root/images/<split>``); ``findings``: report.json; ``sampled``: which images ``splits`` holds when
-    not all of them (large sets)."""
+    not all of them (large sets); ``rendered``: the plots as `render_plots` made them, by caption (drawn
+    here when absent)."""
+
+    def plot(page: Page, caption: str) -> None:
+        if rendered and caption in rendered:
+            add_drawn(page, f"plot '{caption}'", lambda: rendered[caption], "image/png", caption)
+        else:
+            add_plot(page, caption, plots(manifest, splits)[caption])
 
     def build(page: Page) -> None:
         page.text(f"dataset {manifest['dataset_id']}", cls="meta")
         _counts(page, manifest)
+        plot(page, BARS)
         if sampled:
             page.note(f"Per-class and size statistics below are computed on {sampled} (a large set).")
         _images_per_class(page, manifest, splits)
-        _sizes(page, manifest, splits)
+        _sizes(page, splits)
+        plot(page, AREAS)
+        plot(page, RATIOS)
         _findings(page, findings)
         _samples(page, splits, root)
 
@@ -62,45 +73,78 @@ def _counts(page: Page, manifest: dict[str, Any]) -> None:
     rows = [[s, c["images"], c["boxes"], c.get("crowd", 0), c["background"]] for s, c in counts.items()]
     page.table(["split", "images", "boxes", "crowd", "background"], rows, ident="splits-table")
     page.heading("Boxes per class", "classes")
-    names = [c["name"] for c in manifest["classes"]]
     rows = [
         [c["index"], c["name"], c["coco_id"], *(counts[s]["per_class"].get(c["name"], 0) for s in counts)]
         for c in manifest["classes"]
     ]
     page.table(["index", "class", "COCO id", *counts], rows, ident="classes-table")
-    series = {s: [counts[s]["per_class"].get(n, 0) for n in names] for s in counts}
-    add_plot(page, "boxes per class and split", bars(names, series, "boxes", "boxes per class"))
 
 
 def _images_per_class(page: Page, manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> None:
     page.heading("Images per class (images holding at least one box of the class)", "class-images")
-    holding = {
-        split: {
-            int(cid): len({int(a["image_id"]) for a in _boxes(doc) if a["category_id"] == cid})
-            for cid in {c["coco_id"] for c in manifest["classes"]}
-        }
-        for split, doc in splits.items()
-    }
+    holding: dict[str, dict[int, int]] = {}
+    for split, doc in splits.items():
+        pairs = {(int(a["category_id"]), int(a["image_id"])) for a in _boxes(doc)}  # one pass over the boxes
+        per_class: dict[int, int] = {int(c["coco_id"]): 0 for c in manifest["classes"]}
+        for cid, _ in pairs:
+            if cid in per_class:
+                per_class[cid] += 1
+        holding[split] = per_class
     rows = [[c["name"], c["coco_id"], *(holding[s][int(c["coco_id"])] for s in splits)] for c in manifest["classes"]]
     page.table(["class", "COCO id", *splits], rows, ident="class-images-table")
 
 
-def _sizes(page: Page, manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> None:
+def _sizes(page: Page, splits: dict[str, dict[str, Any]]) -> None:
     page.heading("Box sizes (COCO small / medium / large)", "sizes")
     rows = []
     for split, doc in splits.items():
-        areas = [float(a["bbox"][2]) * float(a["bbox"][3]) for a in _boxes(doc)]
-        by = {k: sum(1 for a in areas if size_class(a) == k) for k in ("small", "medium", "large")}
+        by = {"small": 0, "medium": 0, "large": 0}
+        for a in _boxes(doc):
+            by[size_class(float(a["bbox"][2]) * float(a["bbox"][3]))] += 1
         rows.append([split, by["small"], by["medium"], by["large"]])
     page.table(["split", "small (< 32²)", "medium (< 96²)", "large"], rows, ident="sizes-table")
     page.text("Areas are box width x height in original pixels, as COCOeval bins them.", cls="meta")
-    areas = {s: [float(a["bbox"][2]) * float(a["bbox"][3]) for a in _boxes(d)] for s, d in splits.items()}
-    add_plot(page, "box area distribution (log10 px²)", histograms(areas, "area (px²)", "box area", log=True))
-    ratios = {
-        s: [float(a["bbox"][2]) / float(a["bbox"][3]) for a in _boxes(d) if float(a["bbox"][3]) > 0]
-        for s, d in splits.items()
+
+
+BARS = "boxes per class and split"
+AREAS = "box area distribution (log10 px²)"
+RATIOS = "aspect ratio distribution (log10 w/h)"
+PlotData = tuple[list[str], dict[str, list[int]], dict[str, list[float]], dict[str, list[float]]]
+
+
+def plot_data(manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> PlotData:
+    """What the page's plots show: class names, boxes per class, box areas and aspect ratios per split."""
+    counts: dict[str, Any] = manifest["splits"]
+    names = [c["name"] for c in manifest["classes"]]
+    series = {s: [counts[s]["per_class"].get(n, 0) for n in names] for s in counts}
+    wh = {s: [(float(a["bbox"][2]), float(a["bbox"][3])) for a in _boxes(d)] for s, d in splits.items()}
+    areas = {s: [w * h for w, h in pairs] for s, pairs in wh.items()}
+    ratios = {s: [w / h for w, h in pairs if h > 0] for s, pairs in wh.items()}
+    return names, series, areas, ratios
+
+
+def _draws(data: PlotData) -> dict[str, Draw]:
+    names, series, areas, ratios = data
+    return {
+        BARS: bars(names, series, "boxes", "boxes per class"),
+        AREAS: histograms(areas, "area (px²)", "box area", log=True),
+        RATIOS: histograms(ratios, "w/h", "aspect ratio", log=True),
     }
-    add_plot(page, "aspect ratio distribution (log10 w/h)", histograms(ratios, "w/h", "aspect ratio", log=True))
+
+
+def plots(manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> dict[str, Draw]:
+    return _draws(plot_data(manifest, splits))
+
+
+def warm_up_plots() -> None:
+    """Import what drawing needs (a worker does this while prepare names the dataset)."""
+    figure_png(lambda _fig: None, (1.0, 1.0))
+
+
+def render_plots(data: PlotData) -> dict[str, bytes]:
+    """The page's plots as PNG, by caption (for a worker process: matplotlib's import and drawing take
+    ~1.4 s, which prepare overlaps with writing the dataset)."""
+    return {caption: figure_png(draw) for caption, draw in _draws(data).items()}
 
 
 def _findings(page: Page, findings: dict[str, Any]) -> None:

@@ -1,0 +1,199 @@
+"""prepare's fast paths against the slow ones they stand in for, on real files: the JPEG header reader
+against PIL, image checks made ahead by prefetch workers, label text for many images at once, the dataset
+id's hand-formatted rows, and the background worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from conftest import shared_testdata
+from odpipe.prepare import images as images_mod
+from odpipe.prepare.background import Worker, result_or_none
+from odpipe.prepare.boxes import BoxStore
+from odpipe.prepare.dataset_id import dataset_id
+from odpipe.prepare.images import ImageCheck, inspect_image
+from odpipe.prepare.jpeg_header import jpeg_size
+from odpipe.prepare.prefetch import ImagePrefetch
+from odpipe.prepare.validate import Category, ImageRecord
+from odpipe.prepare.yolo import label_texts
+from odpipe.reports.dataset import warm_up_plots
+from PIL import Image
+
+
+def _same(check: ImageCheck) -> ImageCheck:
+    """The check with PIL's object address taken out of its message ("... <_io.BytesIO object at 0x..>")."""
+    return dataclasses.replace(check, problem=re.sub(r" at 0x[0-9a-f]+", "", check.problem))
+
+
+def _pil(data: bytes) -> tuple[int, int] | None:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size if img.format == "JPEG" else None
+    except Exception:
+        return None
+
+
+def _jpeg(size: tuple[int, int] = (40, 30), **save: object) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buf, "JPEG", **save)
+    return buf.getvalue()
+
+
+def _variants(data: bytes, rng: random.Random) -> list[bytes]:
+    """The file, cut short at several places, and with single bytes of its header changed."""
+    out = [data, data[: len(data) // 2], data[:-2], data + b"\x00\x00"]
+    out += [data[: rng.randint(0, min(len(data), 700))] for _ in range(4)]
+    for _ in range(8):
+        b = bytearray(data)
+        b[rng.randint(0, min(len(b), 600) - 1)] = rng.randint(0, 255)
+        out.append(bytes(b))
+    return out
+
+
+def test_jpeg_size_agrees_with_pil_on_the_shared_fixtures() -> None:
+    files = sorted(shared_testdata("bccd").rglob("*.jpg"))[:120]
+    rng = random.Random(16)
+    answered = 0
+    for path in files:
+        for data in _variants(path.read_bytes(), rng):
+            size = jpeg_size(data)
+            if size is not None:
+                answered += 1
+                assert size == _pil(data), path  # when it answers, PIL opens the file the same way
+    assert answered > len(files)  # and it answers for the plain files
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _jpeg(progressive=True),
+        _jpeg(exif=Image.Exif().tobytes()),  # EXIF: left to PIL
+        _jpeg(icc_profile=b"\x00" * 200),  # ICC (APP2): left to PIL
+        _jpeg(comment=b"odpipe"),
+        _jpeg((1, 1)),
+        _jpeg().replace(b"\xff\xdb", b"\xff\xff\xdb", 1),  # padding before a marker: left to PIL
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",  # a JFIF header cut short
+        b"\xff\xd8\xff\xd9",
+        b"",
+        b"GIF89a",
+    ],
+)
+def test_jpeg_size_answers_only_as_pil_would(data: bytes) -> None:
+    size = jpeg_size(data)
+    assert size is None or size == _pil(data)
+
+
+def _pil_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images_mod, "jpeg_size", lambda _data: None)
+
+
+def test_image_checks_are_the_same_with_and_without_the_header_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Good, truncated and corrupt files give the very same findings (size, problem text, hash)."""
+    rng = random.Random(2)
+    sources = [_jpeg(), _jpeg((64, 48), progressive=True)]
+    sources += [p.read_bytes() for p in sorted(shared_testdata("bccd").rglob("*.jpg"))[:3]]
+    names = []
+    for n, src in enumerate(sources):
+        for m, data in enumerate(_variants(src, rng)):
+            (tmp_path / f"{n}_{m}.jpg").write_bytes(data)
+            names.append(f"{n}_{m}.jpg")
+    fast = [_same(inspect_image(tmp_path, name)) for name in names]
+    _pil_only(monkeypatch)
+    slow = [_same(inspect_image(tmp_path, name)) for name in names]
+    assert fast == slow
+    assert {c.problem.split(" (")[0] for c in fast if not c.ok} >= {"truncated JPEG"}
+
+
+def test_prefetched_checks_are_the_checks(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").write_bytes(_jpeg())
+    names = [f"sub/{n}.jpg" if n % 3 else f"{n}.jpg" for n in range(40)]
+    for n, name in enumerate(names):
+        (tmp_path / name).write_bytes(_jpeg((20 + n, 10)) if n % 7 else b"not an image")
+    prefetch = ImagePrefetch(tmp_path, 2)
+    done = prefetch.results(finish=True)
+    assert {k: _same(v) for k, v in done.items()} == {name: _same(inspect_image(tmp_path, name)) for name in names}
+    stopped = ImagePrefetch(tmp_path, 2)
+    partial = stopped.results(finish=False)  # whatever was done by now, each one right
+    assert all(_same(check) == _same(inspect_image(tmp_path, name)) for name, check in partial.items())
+    ImagePrefetch(tmp_path, 1).close()
+
+
+def _reference_label(boxes: list[tuple[int, float, float, float, float]], width: int, height: int) -> str:
+    """The label file as prepare wrote it box by box before label_texts."""
+    out = []
+    for cls, x, y, w, h in boxes:
+        cx, cy = (x + w / 2) / width, (y + h / 2) / height
+        out.append(f"{cls} {cx:.10g} {cy:.10g} {w / width:.10g} {h / height:.10g}\n")
+    return "".join(out)
+
+
+def _random_store(rng: random.Random, cats: list[int]) -> tuple[list[ImageRecord], dict[int, list[tuple]]]:
+    store, recs, boxes = BoxStore(), [], {}
+    for n in range(300):
+        recs.append(ImageRecord(str(n), n, "f", f"{n}.jpg", rng.randint(1, 4000), rng.randint(1, 4000), store=store))
+        recs[-1].number = n
+    for row in range(3000):
+        rec = recs[rng.randrange(len(recs))]
+        x = rng.choice([0.0, -0.0, rng.uniform(0, rec.width), float(rng.randint(0, rec.width)), 1e-300])
+        w = rng.choice([rng.uniform(1e-9, rec.width), 0.1 + 0.2, 1e22, 1.0])
+        y, h = rng.uniform(0, rec.height), rng.uniform(0.5, rec.height)
+        cat, crowd = rng.choice(cats), rng.random() < 0.1
+        store.add(rec.number, row, cat, (x, y, w, h), crowd)
+        boxes.setdefault(rec.number, []).append((cat, x, y, w, h, crowd))
+    store.finish(len(recs))
+    return recs, boxes
+
+
+def test_label_texts_match_the_per_box_formula() -> None:
+    rng = random.Random(5)
+    cats = [1, 7, 90, 10**12]
+    index_of = {c: i for i, c in enumerate(cats)}
+    recs, boxes = _random_store(rng, cats)
+    chosen = rng.sample(recs, 250)
+    for rec, text in zip(chosen, label_texts(chosen, index_of), strict=True):
+        trainable = [(index_of[c], x, y, w, h) for c, x, y, w, h, crowd in boxes.get(rec.number, []) if not crowd]
+        assert text == _reference_label(trainable, rec.width, rec.height)
+    assert label_texts([], index_of) == []
+
+
+def test_dataset_id_hashes_the_json_rows_it_always_hashed() -> None:
+    rng = random.Random(9)
+    recs, _ = _random_store(rng, [3, 4])
+    for rec in recs:
+        rec.sha256, rec.split = f"{rec.number:064x}", rng.choice(["train", "val"])
+    cats = [Category(3, "a"), Category(4, "b")]
+    params = {"seed": 0}
+    digest = hashlib.sha256()
+    head = {"format": 1, "categories": [[3, "a"], [4, "b"]], "params": params}
+    digest.update(json.dumps(head, sort_keys=True, separators=(",", ":")).encode())
+    for rec in sorted(recs, key=lambda r: (r.relpath, r.key)):
+        rows = sorted([list(row) for row in rec.store.hash_rows(rec.number)])
+        row = [rec.relpath, rec.sha256, rec.width, rec.height, rec.split, rows]
+        digest.update(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+    assert dataset_id(cats, recs, params) == digest.hexdigest()[:16]
+
+
+def _double(x: int) -> int:
+    if x < 0:
+        raise ValueError("negative")
+    return 2 * x
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_worker_here_or_in_a_process(enabled: bool) -> None:
+    with Worker(enabled, warm=warm_up_plots) as worker:
+        assert worker.submit(_double, 21).result() == 42
+        failed = worker.submit(_double, -1)
+        with pytest.raises(ValueError, match="negative"):
+            failed.result()
+        assert result_or_none(failed) is None
