@@ -164,6 +164,10 @@ def test_label_texts_match_the_per_box_formula() -> None:
         trainable = [(index_of[c], x, y, w, h) for c, x, y, w, h, crowd in boxes.get(rec.number, []) if not crowd]
         assert text == _reference_label(trainable, rec.width, rec.height)
     assert label_texts([], index_of) == []
+    # a declared category whose id is beyond int64 (no box can hold it) does not break the lookup
+    # (found by the COCO fuzzer: OverflowError)
+    wide = {**index_of, 2**70: len(cats), -(2**80): len(cats) + 1}
+    assert label_texts(chosen, wide) == label_texts(chosen, index_of)
 
 
 def test_dataset_id_hashes_the_json_rows_it_always_hashed() -> None:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ class ImageCheck:
 _TAILS = {"JPEG": (b"\xff\xd9",), "PNG": (b"IEND\xaeB`\x82",)}
 
 
+_BUFFER_REPR = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-f]+>")
+
+
 def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> ImageCheck:
     """Read the file once: hash its bytes, read its real size from the header, and catch truncation
     (JPEG without its end marker, PNG without IEND) without a full decode unless asked."""
@@ -109,16 +113,21 @@ def inspect_image(root: Path, relpath: str, *, full_decode: bool = False) -> Ima
             if full_decode:
                 img.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        return ImageCheck(relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {exc}")
+        return ImageCheck(relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {_said(exc)}")
     except ImportError as exc:
         # Once Ultralytics is imported, Image.open retries unidentified files with an optional HEIF
         # plugin and raises ImportError when that is absent; the file is still simply unreadable.
         if not isinstance(exc.__context__, UnidentifiedImageError):
             raise
         return ImageCheck(
-            relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {exc.__context__}"
+            relpath, False, sha256=digest, size=len(data), problem=f"not a readable image: {_said(exc.__context__)}"
         )
     return _with_tail(relpath, data, fmt, size, digest, mtime_ns)
+
+
+def _said(exc: BaseException) -> str:
+    """PIL's message without the in-memory buffer's repr it names (an address that differs every run)."""
+    return _BUFFER_REPR.sub("", str(exc)).rstrip()
 
 
 def _with_tail(relpath: str, data: bytes, fmt: str, size: tuple[int, int], digest: str, mtime_ns: int) -> ImageCheck:

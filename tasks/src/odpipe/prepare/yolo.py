@@ -37,6 +37,7 @@ def place_image(src: str, dest: str, mode: LinkMode) -> None:
     shutil.copyfile(src, dest)
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _LINE = "%d %.10g %.10g %.10g %.10g\n"  # class index, then centre x, y and size w, h over the image's size
 
 
@@ -47,7 +48,8 @@ def label_texts(images: Sequence[ImageRecord], index_of: dict[int, int]) -> list
         return []
     store = images[0].store
     rows, counts = store.trainable_rows([rec.number for rec in images])
-    keys = np.array(sorted(index_of), dtype=np.int64)
+    # the store holds box category ids as int64: a category whose id does not fit has no boxes there
+    keys = np.array(sorted(k for k in index_of if _INT64_MIN <= k <= _INT64_MAX), dtype=np.int64)
     classes = np.array([index_of[k] for k in keys.tolist()], dtype=np.float64)
     cls = classes[np.searchsorted(keys, np.frombuffer(store.category, dtype=np.int64)[rows])] if len(rows) else rows
     xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4)[rows]
