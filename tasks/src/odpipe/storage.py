@@ -332,6 +332,8 @@ class Storage:
         One GET with the checksum mode on carries the size, checksum and metadata a HEAD would (half the
         requests: what bounds a sync of many small images); a multipart object then switches to ranged
         GETs of its parts."""
+        from botocore.exceptions import FlexibleChecksumError
+
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             response = self.client.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
@@ -359,6 +361,9 @@ class Storage:
                         for chunk in body.iter_chunks(_HASH_BLOCK * 4):
                             hasher.update(chunk)
                             fh.write(chunk)
+            except FlexibleChecksumError as exc:
+                # botocore checks S3's checksum itself when the GET asked for it, at the end of the stream
+                raise StorageError(f"{S3Uri(bucket, key)}: downloaded copy does not match ({exc})") from exc
             except Exception as exc:
                 raise self._fail("downloading", bucket, key, exc) from exc
             finally:
