@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from odpipe.coco import load, stream
-from odpipe.prepare import parallel
+from odpipe.prepare import parallel, pipeline
 from prepare_golden import TESTDATA, run_case
 
 GOLDEN = {
@@ -24,7 +24,7 @@ GOLDEN = {
 NEEDS_TESTDATA = {"bccd-splits", "bccd-train", "roboflow"}
 
 
-@pytest.mark.parametrize(("workers", "parse"), [(1, "whole"), (2, "whole"), (2, "streamed")])
+@pytest.mark.parametrize(("workers", "parse"), [(1, "whole"), (2, "whole"), (2, "streamed"), (2, "ahead")])
 @pytest.mark.parametrize("case", sorted(GOLDEN))
 def test_outputs_unchanged(
     case: str, workers: int, parse: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -37,5 +37,7 @@ def test_outputs_unchanged(
         monkeypatch.setattr(load, "STREAM_ABOVE_BYTES", 0)
         monkeypatch.setattr(stream, "CHUNK", 61)
         monkeypatch.setattr(stream, "_BATCH_MIN", 0)
+    if parse == "ahead":  # image checks and label slots begun before the parse, as for a large file
+        monkeypatch.setattr(pipeline, "PREFETCH_ABOVE_BYTES", 0)
     got = run_case(case, tmp_path, workers=workers)
     assert got == GOLDEN[case], json.dumps(got)

@@ -65,6 +65,25 @@ def copy_file(src: Path, dest: Path) -> Path:
     return dest
 
 
+def write_via(slot: str, dest: str, data: bytes) -> bool:
+    """Write ``data`` into ``slot``, an empty file made ahead on ``dest``'s volume, and rename it to ``dest``
+    (inside a building folder: no fsync, the folder is renamed when complete). False, with nothing at
+    ``dest``, when the slot is gone or cannot be renamed there: write ``dest`` another way."""
+    try:
+        fd = os.open(slot, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    try:
+        os.rename(slot, dest)
+    except OSError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def building_dir(final: Path, complete_marker: str) -> Iterator[Path]:
     """A temp folder beside ``final`` for the block to fill, renamed to ``final`` when the block succeeds.

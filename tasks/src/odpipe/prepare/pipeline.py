@@ -32,6 +32,7 @@ from odpipe.prepare import augment as augment_mod
 from odpipe.prepare.background import Worker, result_or_none
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import HashCache
+from odpipe.prepare.label_slots import LabelSlots, label_slots
 from odpipe.prepare.parallel import MIN_PARALLEL, available_cpus
 from odpipe.prepare.prefetch import PREFETCH_ABOVE_BYTES, ImagePrefetch
 from odpipe.prepare.report import Report
@@ -168,14 +169,16 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
         storage = Storage()
     report = Report(strict=opts.strict)
     layout.outputs.mkdir(parents=True, exist_ok=True)
-    with _prefetch(opts, layout) as prefetch:
-        sources = _load_sources(opts, layout, storage)
-        augment_doc = augment_mod.load_config(opts.augment) if opts.augment else None
-        val_list = read_val_list(opts.val_list) if opts.val_list else None
-        images_root = _images_root(opts.images, layout, storage)
-        validated = _validate(opts, sources, images_root, layout, report, prefetch)
-    with Worker(_overlap(opts, validated.images), warm=warm_up_plots) as worker:
-        return _publish(opts, layout, report, sources, validated, images_root, (augment_doc, val_list), worker)
+    with label_slots(layout.data / contract.DATA_DATASETS, Path(opts.images), _first_local_run(opts, layout)) as slots:
+        with _prefetch(opts, layout) as prefetch:
+            sources = _load_sources(opts, layout, storage)
+            augment_doc = augment_mod.load_config(opts.augment) if opts.augment else None
+            val_list = read_val_list(opts.val_list) if opts.val_list else None
+            images_root = _images_root(opts.images, layout, storage)
+            validated = _validate(opts, sources, images_root, layout, report, prefetch)
+        with Worker(_overlap(opts, validated.images), warm=warm_up_plots) as worker:
+            inputs = (augment_doc, val_list)
+            return _publish(opts, layout, report, sources, validated, images_root, inputs, (worker, slots))
 
 
 def _publish(
@@ -186,11 +189,13 @@ def _publish(
     validated: Validated,
     images_root: Path,
     inputs: tuple[dict[str, Any] | None, Any],
-    worker: Worker,
+    helpers: tuple[Worker, LabelSlots | None],
 ) -> PrepareResult:
     """Split, name and (unless it exists) build the dataset; the outputs. ``inputs``: the augmentation
-    config and the val list; ``worker``: where the report's plots are drawn meanwhile."""
+    config and the val list; ``helpers``: where the report's plots are drawn meanwhile, and empty files
+    made ahead for the labels."""
     augment_doc, val_list = inputs
+    worker, slots = helpers
     for src in sources:  # the kept boxes are in the BoxStore now: free the raw annotation table
         src.doc.pop("annotations", None)
     images = _select_and_split(opts, validated.images, val_list, sources, report)
@@ -212,7 +217,7 @@ def _publish(
         )
         report_docs = report_splits(images, validated.categories)
         plots = worker.submit(render_plots, _plot_data(plan, report_docs[0]))
-        manifest = _build(plan, opts)
+        manifest = _build(plan, opts, slots)
         rendered = result_or_none(plots)  # None: the report draws them itself
     write_manifest(layout.output(contract.DATASET_MANIFEST), manifest)
     _write_dataset_report(layout, manifest, report, images, validated.categories, final, report_docs, rendered)
@@ -300,18 +305,27 @@ def _cache_path(images_root: Path, layout: Layout) -> Path:
     return layout.data / contract.DATA_RAW / ".odpipe-cache" / cache_name
 
 
+def _first_local_run(opts: PrepareOptions, layout: Layout) -> bool:
+    """Whether work begins before the annotations are parsed (image checks, label slots): a first run
+    (no hash cache yet) over a local folder, with a large annotation file and more than one core."""
+    if opts.workers == 1 or (not opts.workers and available_cpus() <= 1):
+        return False
+    if is_s3_uri(opts.images) or is_s3_uri(opts.annotations):
+        return False
+    try:
+        large = Path(opts.annotations).stat().st_size > PREFETCH_ABOVE_BYTES and Path(opts.images).is_dir()
+    except OSError:
+        return False  # loading the annotations names the problem
+    return large and not _cache_path(Path(opts.images), layout).exists()
+
+
 @contextlib.contextmanager
 def _prefetch(opts: PrepareOptions, layout: Layout) -> Iterator[ImagePrefetch | None]:
     """Image checks running while a large annotation file is parsed, on a first run over local files."""
-    workers = opts.workers or available_cpus()
-    local = not is_s3_uri(opts.images) and not is_s3_uri(opts.annotations)
-    try:
-        pays = local and Path(opts.annotations).stat().st_size > PREFETCH_ABOVE_BYTES and Path(opts.images).is_dir()
-    except OSError:
-        pays = False  # loading the annotations names the problem
-    if not pays or workers <= 1 or opts.full_decode or _cache_path(Path(opts.images), layout).exists():
+    if opts.full_decode or not _first_local_run(opts, layout):
         yield None
         return
+    workers = opts.workers or available_cpus()
     prefetch = ImagePrefetch(Path(opts.images), workers - 1)  # a core left for the parse (measured faster)
     try:
         yield prefetch
@@ -398,9 +412,9 @@ class BuildPlan:
         return [s for s in SPLITS if any(r.split == s for r in self.images)]
 
 
-def _build(plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
+def _build(plan: BuildPlan, opts: PrepareOptions, slots: LabelSlots | None = None) -> dict[str, Any]:
     with building_dir(plan.final, contract.DATASET_MANIFEST) as tmp:
-        manifest = _write_dataset(tmp, plan, opts)
+        manifest = _write_dataset(tmp, plan, opts, slots)
     info(f"dataset {plan.dataset_id} written to {plan.final}")
     return manifest
 
@@ -412,19 +426,20 @@ def _overlap(opts: PrepareOptions, images: list[ImageRecord]) -> bool:
     return (opts.workers or available_cpus()) > 1 and len(images) >= MIN_PARALLEL
 
 
-def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions) -> dict[str, Any]:
-    """Images, labels, augmented copies, data.yaml, COCO files per eval split and the manifest, into ``tmp``."""
+def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions, slots: LabelSlots | None) -> dict[str, Any]:
+    """Images, labels, augmented copies, data.yaml, COCO files per eval split and the manifest, into ``tmp``.
+    The COCO files first: the label files last give the slot maker more time."""
+    for split in plan.splits:
+        if split != "train":
+            write_coco_split(tmp / coco_file(split), plan.images, plan.categories, split)
     with progress("write YOLO dataset", len(plan.images)) as advance:
-        write_split_images(tmp, plan.images_root, plan.images, plan.categories, opts.link_mode, advance)
+        write_split_images(tmp, plan.images_root, plan.images, plan.categories, opts.link_mode, advance, slots)
     augmented = (
         augment_mod.augment_train(tmp, plan.images_root, plan.images, plan.categories, plan.augment, opts.seed)
         if plan.augment
         else 0
     )
     write_data_yaml(tmp / DATA_YAML, plan.final, plan.splits, {i: c.name for i, c in enumerate(plan.categories)})
-    for split in plan.splits:
-        if split != "train":
-            write_coco_split(tmp / coco_file(split), plan.images, plan.categories, split)
     counts = _counts(plan.images, plan.categories)
     if augmented:
         counts["train"]["augmented_images"] = augmented
