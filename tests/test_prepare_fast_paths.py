@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import shared_testdata
 from odpipe.prepare import images as images_mod
+from odpipe.prepare import yolo
 from odpipe.prepare.background import Worker, result_or_none
 from odpipe.prepare.boxes import BoxStore
 from odpipe.prepare.dataset_id import dataset_id
@@ -22,7 +23,7 @@ from odpipe.prepare.images import ImageCheck, inspect_image
 from odpipe.prepare.jpeg_header import jpeg_size
 from odpipe.prepare.prefetch import ImagePrefetch
 from odpipe.prepare.validate import Category, ImageRecord
-from odpipe.prepare.yolo import label_texts
+from odpipe.prepare.yolo import dataset_name, label_texts, write_coco_split
 from odpipe.reports.dataset import warm_up_plots
 from PIL import Image
 
@@ -177,14 +178,36 @@ def test_dataset_id_hashes_the_json_rows_it_always_hashed() -> None:
         rec.sha256, rec.split = f"{rec.number:064x}", rng.choice(["train", "val"])
     cats = [Category(3, "a"), Category(4, "b")]
     params = {"seed": 0}
+    for chosen in (recs, recs[::3][::-1], recs[:1], []):  # a subset: the other images' boxes are not hashed
+        assert dataset_id(cats, chosen, params) == _reference_id(cats, chosen, params)
+
+
+def _reference_id(cats: list[Category], chosen: list[ImageRecord], params: dict[str, int]) -> str:
+    """The id as prepare computed it with json.dumps and Python's sort, one image at a time."""
     digest = hashlib.sha256()
-    head = {"format": 1, "categories": [[3, "a"], [4, "b"]], "params": params}
+    head = {"format": 1, "categories": [[c.coco_id, c.name] for c in cats], "params": params}
     digest.update(json.dumps(head, sort_keys=True, separators=(",", ":")).encode())
-    for rec in sorted(recs, key=lambda r: (r.relpath, r.key)):
+    for rec in sorted(chosen, key=lambda r: (r.relpath, r.key)):
         rows = sorted([list(row) for row in rec.store.hash_rows(rec.number)])
         row = [rec.relpath, rec.sha256, rec.width, rec.height, rec.split, rows]
         digest.update(json.dumps(row, separators=(",", ":")).encode() + b"\n")
-    assert dataset_id(cats, recs, params) == digest.hexdigest()[:16]
+    return digest.hexdigest()[:16]
+
+
+def test_dataset_id_keeps_file_order_where_boxes_tie() -> None:
+    """0.0 and -0.0 compare equal: Python's sort keeps them in file order, and so must the id's."""
+    store = BoxStore()
+    rec = ImageRecord("0", 0, "f", "a.jpg", 10, 10, sha256="0" * 64, split="train", store=store)
+    for row, x in enumerate([0.0, -0.0, 0.0, -0.0, 1.0, -0.0]):
+        store.add(0, row, 3, (x, 1.0, 2.0, 2.0), row == 5)
+    store.finish(1)
+    cats = [Category(3, "a")]
+    assert dataset_id(cats, [rec], {}) == _reference_id(cats, [rec], {})
+    rec.store = BoxStore()
+    for row, x in enumerate([-0.0, 0.0, 0.0, -0.0, 1.0, -0.0]):  # the same boxes, ties in another order
+        rec.store.add(0, row, 3, (x, 1.0, 2.0, 2.0), row == 5)
+    rec.store.finish(1)
+    assert dataset_id(cats, [rec], {}) == _reference_id(cats, [rec], {})
 
 
 def _double(x: int) -> int:
@@ -201,3 +224,43 @@ def test_worker_here_or_in_a_process(enabled: bool) -> None:
         with pytest.raises(ValueError, match="negative"):
             failed.result()
         assert result_or_none(failed) is None
+
+
+def _reference_coco(chosen: list[ImageRecord], categories: list[Category], split: str) -> dict[str, object]:
+    """The split's COCO document as prepare built it one Box at a time before the columnar writer."""
+    anns, ann_id = [], 0
+    for img_id, rec in enumerate(chosen, start=1):
+        for b in rec.boxes:
+            ann_id += 1
+            ann = {"id": ann_id, "image_id": img_id, "category_id": b.category_id, "bbox": [b.x, b.y, b.w, b.h]}
+            ann.update(area=b.w * b.h, iscrowd=int(b.iscrowd), source_id=b.orig_id)
+            anns.append(ann)
+    images = [
+        {"id": i, "file_name": dataset_name(r.relpath), "width": r.width, "height": r.height, "source_id": r.orig_id}
+        for i, r in enumerate(chosen, start=1)
+    ]
+    cats = [{"id": c.coco_id, "name": c.name} for c in categories]
+    return {"info": {"description": f"odpipe {split} split"}, "images": images, "annotations": anns, "categories": cats}
+
+
+def test_coco_split_file_is_what_json_dumps_wrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yolo, "CHUNK", 7)  # many pieces
+    rng = random.Random(11)
+    store, recs = BoxStore(), []
+    odd_ids = ['a"b\\c', "é", 7.5, None, [1], "", 10**30]
+    for n in range(60):
+        recs.append(ImageRecord(str(n), n, "f", f"d/{n}.jpg", 100, 80, split=rng.choice(["val", "train"]), store=store))
+        recs[-1].number = n
+    for row in range(700):
+        rec = recs[rng.randrange(len(recs))]
+        orig = rng.choice(odd_ids) if row % 9 == 0 else rng.randint(-(2**63), 2**63 - 1)
+        w, h = rng.choice([(rng.uniform(0, 50), rng.uniform(0, 50)), (1e300, 1e300), (0.1 + 0.2, 3.0)])
+        store.add(rec.number, orig, rng.choice([1, 5, 2**40]), (rng.uniform(0, 9), -0.0, w, h), rng.random() < 0.2)
+    store.finish(len(recs))
+    cats = [Category(1, "a"), Category(5, "b"), Category(2**40, "c")]
+    write_coco_split(tmp_path / "val.json", recs, cats, "val")
+    chosen = sorted((r for r in recs if r.split == "val"), key=lambda r: r.relpath)
+    want = json.dumps(_reference_coco(chosen, cats, "val"), separators=(",", ":"))
+    assert (tmp_path / "val.json").read_text() == want
+    write_coco_split(tmp_path / "test.json", recs, cats, "test")  # no image in it
+    assert (tmp_path / "test.json").read_text() == json.dumps(_reference_coco([], cats, "test"), separators=(",", ":"))

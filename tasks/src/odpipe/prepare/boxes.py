@@ -89,6 +89,14 @@ class BoxStore:
         keep = np.frombuffer(self.crowd, dtype=np.uint8)[rows] == 0
         return rows[keep], np.bincount(owner[keep], minlength=len(images)).astype(np.int64)
 
+    def rows_of_images(self, images: list[int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Every row (crowd ones too) of the given images, image after image (each in file order), and
+        how many each image has."""
+        if not images or not len(self.crowd):
+            return np.zeros(0, np.int64), np.zeros(len(images), np.int64)
+        parts = [self._order[self._start[i] : self._start[i + 1]] for i in images]
+        return np.concatenate(parts), np.array([len(p) for p in parts], dtype=np.int64)
+
     def counts_of(self, image: int) -> tuple[int, int]:
         """(boxes, of which iscrowd) of one image."""
         return int(self._start[image + 1] - self._start[image]), int(self._crowd_per_image[image])

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -134,11 +134,49 @@ def write_coco_split(path: Path, images: list[ImageRecord], categories: list[Cat
             image["source_id"] = rec.orig_id
             fh.write(("," if img_id > 1 else "") + dumps(image))
         fh.write('],"annotations":[')
-        ann_id = 0
-        for img_id, rec in enumerate(chosen, start=1):
-            for b in rec.boxes:
-                ann_id += 1
-                ann = {"id": ann_id, "image_id": img_id, "category_id": b.category_id, "bbox": [b.x, b.y, b.w, b.h]}
-                ann.update(area=b.w * b.h, iscrowd=int(b.iscrowd), source_id=b.orig_id)
-                fh.write(("," if ann_id > 1 else "") + dumps(ann))
+        first = True
+        for piece in _annotations_json(chosen):
+            fh.write(piece[1:] if first else piece)
+            first = False
         fh.write('],"categories":' + dumps([{"id": c.coco_id, "name": c.name} for c in categories]) + "}")
+
+
+# One annotation as compact json.dumps writes it (ints and floats as repr, source_id already JSON), after a comma
+_ANN = ',{"id":%d,"image_id":%d,"category_id":%d,"bbox":[%r,%r,%r,%r],"area":%r,"iscrowd":%d,"source_id":%s}'
+
+
+def _annotations_json(chosen: list[ImageRecord]) -> Iterator[str]:
+    """The annotations of ``chosen`` (image ids 1..n in this order), CHUNK images at a time, each piece
+    starting with a comma: ids count from 1 in image order, each image's boxes in file order."""
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    ann_id = 0
+    for start in range(0, len(chosen), CHUNK):
+        part = chosen[start : start + CHUNK]
+        store = part[0].store
+        rows, counts = store.rows_of_images([rec.number for rec in part])
+        if not len(rows):
+            continue
+        xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4)[rows]
+        with np.errstate(over="ignore"):  # a huge w * h is inf, as in Python
+            area = xywh[:, 2] * xywh[:, 3]
+        source = [str(v) for v in np.frombuffer(store.int_ids, dtype=np.int64)[rows].tolist()]
+        if store.other_ids:
+            for k in np.flatnonzero(np.isin(rows, np.fromiter(store.other_ids, dtype=np.int64))).tolist():
+                source[k] = dumps(store.other_ids[int(rows[k])])
+        columns: list[list[Any]] = [
+            np.arange(ann_id + 1, ann_id + len(rows) + 1).tolist(),
+            np.repeat(np.arange(start + 1, start + len(part) + 1), counts).tolist(),
+            np.frombuffer(store.category, dtype=np.int64)[rows].tolist(),
+            *(xywh[:, c].tolist() for c in range(4)),
+            area.tolist(),
+            np.frombuffer(store.crowd, dtype=np.uint8)[rows].tolist(),
+            source,
+        ]
+        flat: list[Any] = [None] * (len(columns) * len(rows))
+        for c, values in enumerate(columns):
+            flat[c :: len(columns)] = values
+        text = (_ANN * len(rows)) % tuple(flat)
+        if not np.isfinite(area).all():  # w * h overflowed: json writes Infinity where %r writes inf
+            text = text.replace(',"area":inf,', ',"area":Infinity,')
+        yield text
+        ann_id += len(rows)
