@@ -12,13 +12,18 @@ import random
 import re
 from pathlib import Path
 
+import numpy as np
+import orjson
 import pytest
 from conftest import shared_testdata
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from odpipe.prepare import dataset_id as dataset_id_mod
 from odpipe.prepare import images as images_mod
 from odpipe.prepare import yolo
 from odpipe.prepare.background import Worker, result_or_none
 from odpipe.prepare.boxes import BoxStore
-from odpipe.prepare.dataset_id import dataset_id
+from odpipe.prepare.dataset_id import dataset_id, repr_safe
 from odpipe.prepare.images import ImageCheck, inspect_image
 from odpipe.prepare.jpeg_header import jpeg_size
 from odpipe.prepare.prefetch import ImagePrefetch
@@ -264,3 +269,30 @@ def test_coco_split_file_is_what_json_dumps_wrote(tmp_path: Path, monkeypatch: p
     assert (tmp_path / "val.json").read_text() == want
     write_coco_split(tmp_path / "test.json", recs, cats, "test")  # no image in it
     assert (tmp_path / "test.json").read_text() == json.dumps(_reference_coco([], cats, "test"), separators=(",", ":"))
+
+
+@pytest.mark.parametrize("with_orjson", [True, False])
+def test_dataset_id_the_same_from_orjson_and_from_format(with_orjson: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not with_orjson:
+        monkeypatch.setattr(dataset_id_mod, "orjson", None)
+    rng = random.Random(13)
+    store, recs = BoxStore(), []
+    for n in range(200):
+        recs.append(ImageRecord(str(n), n, "f", f"{n % 50}/{n}.jpg", 640, 480, "ab" * 32, "val", store=store))
+        recs[-1].number = n
+    for row in range(2000):  # values orjson writes as repr does (the range repr_safe allows), ties included
+        x = rng.choice([0.0, -0.0, 1e-4, rng.uniform(0, 640), float(rng.randint(0, 640)), 9999999999999998.0])
+        box = (x, rng.choice([0.5, 7.25]), 0.1 + 0.2, 3.0)
+        store.add(rng.randrange(200), row, rng.choice([1, 2]), box, row % 7 == 0)
+    store.finish(200)
+    cats = [Category(1, "a"), Category(2, "b")]
+    assert dataset_id(cats, recs, {}) == _reference_id(cats, recs, {})
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.floats(allow_nan=False, allow_infinity=False) | st.floats(1e-4, 1e16) | st.integers(-(10**15), 10**15).map(float)
+)
+def test_orjson_writes_repr_where_repr_safe_says_so(value: float) -> None:
+    if bool(repr_safe(np.array([value]))[0]):
+        assert orjson.dumps(value).decode() == repr(value)
