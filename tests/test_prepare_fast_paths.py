@@ -26,6 +26,7 @@ from odpipe.prepare.boxes import BoxStore
 from odpipe.prepare.dataset_id import dataset_id, repr_safe
 from odpipe.prepare.images import ImageCheck, inspect_image
 from odpipe.prepare.jpeg_header import jpeg_size
+from odpipe.prepare.pipeline import report_splits
 from odpipe.prepare.prefetch import ImagePrefetch
 from odpipe.prepare.validate import Category, ImageRecord
 from odpipe.prepare.yolo import dataset_name, label_texts, write_coco_split
@@ -296,3 +297,22 @@ def test_dataset_id_the_same_from_orjson_and_from_format(with_orjson: bool, monk
 def test_orjson_writes_repr_where_repr_safe_says_so(value: float) -> None:
     if bool(repr_safe(np.array([value]))[0]):
         assert orjson.dumps(value).decode() == repr(value)
+
+
+def test_report_splits_hold_every_box_as_before() -> None:
+    rng = random.Random(17)
+    recs, _ = _random_store(rng, [3, 4])
+    for rec in recs:
+        rec.split = rng.choice(["train", "val", "test"])
+    cats = [Category(3, "a"), Category(4, "b")]
+    docs, stride = report_splits(recs, cats)
+    assert stride == 1
+    for split, doc in docs.items():
+        chosen = sorted((r for r in recs if r.split == split), key=lambda r: r.relpath)
+        want = [  # as report_splits built them from hash_rows, one image at a time
+            {"image_id": i, "category_id": c, "bbox": [x, y, w, h], "iscrowd": k}
+            for i, rec in enumerate(chosen, start=1)
+            for c, x, y, w, h, k in rec.store.hash_rows(rec.number)
+        ]
+        assert doc["annotations"] == want
+        assert [i["file_name"] for i in doc["images"]] == [dataset_name(r.relpath) for r in chosen]

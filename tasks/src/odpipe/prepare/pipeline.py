@@ -268,17 +268,29 @@ def report_splits(images: list[ImageRecord], categories: list[Category]) -> tupl
         chosen = sorted((r for r in images if r.split == split), key=lambda r: r.relpath)[::stride]
         if not chosen:
             continue
-        doc: dict[str, Any] = {"images": [], "annotations": [], "categories": []}
-        doc["categories"] = [{"id": c.coco_id, "name": c.name} for c in categories]
-        for img_id, rec in enumerate(chosen, start=1):
-            name = dataset_name(rec.relpath)
-            doc["images"].append({"id": img_id, "file_name": name, "width": rec.width, "height": rec.height})
-            doc["annotations"] += [
-                {"image_id": img_id, "category_id": c, "bbox": [x, y, w, h], "iscrowd": crowd}
-                for c, x, y, w, h, crowd in rec.store.hash_rows(rec.number)
-            ]
-        docs[split] = doc
+        images_doc = [
+            {"id": img_id, "file_name": dataset_name(rec.relpath), "width": rec.width, "height": rec.height}
+            for img_id, rec in enumerate(chosen, start=1)
+        ]
+        categories_doc = [{"id": c.coco_id, "name": c.name} for c in categories]
+        docs[split] = {"images": images_doc, "annotations": _report_boxes(chosen), "categories": categories_doc}
     return docs, stride
+
+
+def _report_boxes(chosen: list[ImageRecord]) -> list[dict[str, Any]]:
+    """The boxes of ``chosen`` (image ids 1..n in this order) as COCO annotations, each image's in file order."""
+    store = chosen[0].store
+    rows, counts = store.rows_of_images([rec.number for rec in chosen])
+    if not len(rows):
+        return []
+    xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4)[rows].tolist()
+    image_ids = np.repeat(np.arange(1, len(chosen) + 1), counts).tolist()
+    categories = np.frombuffer(store.category, dtype=np.int64)[rows].tolist()
+    crowd = (np.frombuffer(store.crowd, dtype=np.uint8)[rows] == 1).tolist()
+    return [
+        {"image_id": i, "category_id": c, "bbox": box, "iscrowd": k}
+        for i, c, box, k in zip(image_ids, categories, xywh, crowd, strict=True)
+    ]
 
 
 def _needs_s3(opts: PrepareOptions) -> bool:
