@@ -111,9 +111,9 @@ def write_split_images(
             assert rec.split is not None
             name = dataset_name(rec.relpath)
             image_dir, label_dir = dirs[rec.split]
-            place_image(os.path.join(src_root, rec.relpath), os.path.join(image_dir, name), mode)
+            place_image(f"{src_root}/{rec.relpath}", f"{image_dir}/{name}", mode)
             slot = slots.take() if slots is not None else None
-            _write_label(os.path.join(label_dir, label_stem(name) + ".txt"), text, slot)
+            _write_label(f"{label_dir}/{label_stem(name)}.txt", text, slot)
         if progress:
             progress(len(chunk))
 
