@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odpipe.coco.table import AnnotationTable
+from odpipe.prepare import validate
 from odpipe.prepare.boxes import BoxStore
 from odpipe.prepare.report import Report
 from odpipe.prepare.validate import ImageRecord, Source, _annotations
@@ -115,13 +116,19 @@ def _images(sources: int, store: BoxStore, extra: bool) -> dict[str, ImageRecord
     return images
 
 
-def _validated(tables: list[AnnotationTable], columnar: bool, options: tuple[Any, ...]) -> tuple[Any, ...]:
+def _validated(
+    tables: list[AnnotationTable], columnar: bool, options: tuple[Any, ...], chunk: int = validate.CHUNK_ROWS
+) -> tuple[Any, ...]:
     tolerance, crowd_as_target, extra = options
     store, report = BoxStore(), Report()
     sources = [Source(Path(f"f{n}.json"), {"annotations": t}) for n, t in enumerate(tables)]
     known = {1, 2, 3, -(2**70)}
     images = _images(len(tables), store, extra)
-    _annotations(sources, images, known, report, tolerance, crowd_as_target, store, columnar=columnar)
+    default, validate.CHUNK_ROWS = validate.CHUNK_ROWS, chunk
+    try:
+        _annotations(sources, images, known, report, tolerance, crowd_as_target, store, columnar=columnar)
+    finally:
+        validate.CHUNK_ROWS = default
     columns = (store.image, store.category, store.xywh, store.crowd, store.int_ids)
     return (*(bytes(c) for c in columns), store.other_ids, report.to_dict())
 
@@ -132,13 +139,14 @@ def _validated(tables: list[AnnotationTable], columnar: bool, options: tuple[Any
     st.sampled_from([0.02, 0.0, 0, 0.5, -0.01, 1]),
     st.booleans(),
     st.booleans(),
+    st.sampled_from([1 << 18, 1, 7]),
 )
 def test_plain_rows_at_once_give_what_row_by_row_gives(
-    files: list[list[Any]], tolerance: float, crowd_as_target: bool, extra: bool
+    files: list[list[Any]], tolerance: float, crowd_as_target: bool, extra: bool, chunk: int
 ) -> None:
     tables = [AnnotationTable.from_list(items) for items in files]
     options = (tolerance, crowd_as_target, extra)
-    columnar = _validated(tables, True, options)
+    columnar = _validated(tables, True, options, chunk)
     assert columnar == _validated(tables, False, options)
 
 

@@ -11,6 +11,7 @@ import math
 from array import array
 from collections.abc import Iterator
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,14 @@ def _plain_box(value: Any) -> bool:
 _NO_BOX = [0.0, 0.0, 0.0, 0.0]
 _BIG = float(_I64)
 Mask = npt.NDArray[np.bool_] | None  # which rows are plain; None when all of them are
+
+
+def _field(objects: list[dict[str, Any]], key: str) -> list[Any]:
+    """``[a.get(key) for a in objects]``, faster while every object has the key."""
+    try:
+        return list(map(itemgetter(key), objects))
+    except KeyError:
+        return [a.get(key) for a in objects]
 
 
 def _int_column(values: list[Any]) -> tuple[npt.NDArray[np.int64] | None, Mask]:
@@ -148,8 +157,8 @@ class AnnotationTable:
         self.any_bbox = self.any_bbox or any("bbox" in a for a in objects)
         crowd = [a.get("iscrowd") in (1, True) for a in objects]
         self.all_crowd = self.all_crowd and all(crowd)
-        lists = [[a.get(k) for a in objects] for k in ("id", "image_id", "category_id")]
-        boxes = [a.get("bbox") for a in objects]
+        lists = [_field(objects, k) for k in ("id", "image_id", "category_id")]
+        boxes = _field(objects, "bbox")
         columns = [_int_column(values) for values in lists]
         box_values, box_mask = _box_column(boxes)
         odd = _irregular_rows([mask for _, mask in columns] + [box_mask], len(items))

@@ -455,23 +455,40 @@ class _ImageColumns:
         return cls(as_ids[order], np.array(numbers, dtype=np.int64)[order], limits[order])
 
 
-Columns = tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]
+CHUNK_ROWS = 1 << 18  # rows checked at once: bounds the temporary arrays (~100 bytes a row)
 
 
-def _plain_rows(table: AnnotationTable, rules: _AnnotationRules) -> Columns:
-    """(which rows are plain, their image numbers, their boxes as stored, iscrowd as stored): a plain
-    row is a regular one of a known image and category, not a repeated id, whose box is not empty and
-    lies in the image (nothing to clip), so that ``place`` reports nothing for it but iscrowd."""
-    ids, image_ids, cats, boxes, crowd = table.arrays()
-    images = _ImageColumns.of(rules)
-    plain = np.ones(len(ids), dtype=bool)
-    plain[list(table.irregular)] = False
+@dataclass
+class _Lookups:
+    """What a plain row of one file is checked against."""
+
+    images: _ImageColumns
+    known: npt.NDArray[np.int64]  # category ids
+    repeated: npt.NDArray[np.int64]  # ids that may occur twice (always placed one by one)
+    regular: npt.NDArray[np.bool_]  # per row of the table
+
+    @classmethod
+    def of(cls, table: AnnotationTable, rules: _AnnotationRules) -> _Lookups:
+        regular = np.ones(len(table), dtype=bool)
+        regular[list(table.irregular)] = False
+        repeated = _int64s(_plain_key(k) for k in rules.repeated)
+        return cls(_ImageColumns.of(rules), _int64s(rules.known), repeated, regular)
+
+
+PlainRows = tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]
+
+
+def _plain_rows(columns: tuple[Any, ...], look: _Lookups, rows: slice, crowd_as_target: bool) -> PlainRows:
+    """For the table's ``rows``: (which are plain, their image numbers, boxes and iscrowd as stored). A
+    plain row is a regular one of a known image and category, not a repeated id, whose box is not empty
+    and lies in the image (nothing to clip), so that ``place`` reports nothing for it but iscrowd."""
+    ids, image_ids, cats, boxes, crowd = (c[rows] for c in columns)
+    images = look.images
     if not len(images.ids):
-        return plain & False, np.zeros(len(ids), np.int64), boxes, crowd
+        return np.zeros(len(ids), bool), np.zeros(len(ids), np.int64), boxes, crowd
     at = np.minimum(np.searchsorted(images.ids, image_ids), len(images.ids) - 1)
-    plain &= images.ids[at] == image_ids
-    plain &= np.isin(cats, _int64s(rules.known))
-    plain &= ~np.isin(ids, _int64s(_plain_key(k) for k in rules.repeated))
+    plain = look.regular[rows] & (images.ids[at] == image_ids)
+    plain &= np.isin(cats, look.known) & ~np.isin(ids, look.repeated)
     width, height, low_x, low_y, high_x, high_y = images.limits[at].T
     x, y, w, h = boxes.T
     with np.errstate(all="ignore"):  # rows that are not plain may overflow; Python gives the same inf
@@ -482,29 +499,31 @@ def _plain_rows(table: AnnotationTable, rules: _AnnotationRules) -> Columns:
         x0, y0 = np.where(x > 0.0, x, 0.0), np.where(y > 0.0, y, 0.0)
         x1, y1 = np.where(right < width, right, width), np.where(bottom < height, bottom, height)
         xywh = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
-    return plain, images.number[at], xywh, crowd & (not rules.crowd_as_target)
+    return plain, images.number[at], xywh, crowd & (not crowd_as_target)
 
 
 def place_columnar(table: AnnotationTable, rules: _AnnotationRules, store: BoxStore) -> None:
     """Every row of ``table`` into ``store``, as ``place_entry`` row after row would: plain rows (see
     ``_plain_rows``) at once, the others one by one; the findings come in file order."""
-    if not len(table):
-        return
-    plain, number, xywh, crowd = _plain_rows(table, rules)
-    visit = np.flatnonzero(~plain | crowd)
-    kept_rows, kept = [], []
-    for row, is_plain in zip(visit.tolist(), plain[visit].tolist(), strict=True):
-        if is_plain:  # iscrowd: its only finding
-            rules.report.add("annotation-crowd", rules.file, id=table.ids[row])
-            continue
-        one = place_entry(table.entry(row), rules)
-        if one is not None:
-            kept_rows.append(row)
-            kept.append(one)
-    rows = np.flatnonzero(plain)
-    ids, _, cats, _, _ = table.arrays()
-    columns = (rows, ids[rows], number[rows], cats[rows], xywh[rows], crowd[rows])
-    _store_rows(store, columns, kept_rows, kept)
+    look = _Lookups.of(table, rules)
+    columns = table.arrays()
+    for start in range(0, len(table), CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        plain, number, xywh, crowd = _plain_rows(columns, look, rows, rules.crowd_as_target)
+        visit = np.flatnonzero(~plain | crowd)
+        kept_rows, kept = [], []
+        for row, is_plain in zip((visit + start).tolist(), plain[visit].tolist(), strict=True):
+            if is_plain:  # iscrowd: its only finding
+                rules.report.add("annotation-crowd", rules.file, id=table.ids[row])
+                continue
+            one = place_entry(table.entry(row), rules)
+            if one is not None:
+                kept_rows.append(row)
+                kept.append(one)
+        mine = np.flatnonzero(plain)
+        ids, cats = columns[0][rows], columns[2][rows]
+        plain_columns = (mine + start, ids[mine], number[mine], cats[mine], xywh[mine], crowd[mine])
+        _store_rows(store, plain_columns, kept_rows, kept)
 
 
 def _store_rows(store: BoxStore, plain: tuple[Any, ...], kept_rows: list[int], kept: list[Kept]) -> None:
