@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,9 +143,9 @@ def load_instances(path: Path) -> dict[str, Any]:
         return check_instances(read_json(path), path)
     tables: list[AnnotationTable] = []
 
-    def new_table() -> Callable[[Any], None]:
+    def new_table() -> AnnotationTable:
         tables.append(AnnotationTable())
-        return tables[-1].add
+        return tables[-1]
 
     doc = read_streaming(path, {"annotations": new_table})
     return check_instances(doc, path, tables[-1] if tables else None)

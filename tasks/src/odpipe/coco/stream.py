@@ -11,7 +11,7 @@ import codecs
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from odpipe.errors import InputError
 
@@ -23,6 +23,14 @@ _BATCH_MIN = 1 << 16  # below this, one element at a time costs as little
 
 class _NeedMore(Exception):
     pass
+
+
+class Sink(Protocol):
+    """Where the elements of a streamed list go: one at a time, or a batch of them in list order."""
+
+    def add(self, item: Any) -> None: ...
+
+    def extend(self, items: list[Any]) -> None: ...
 
 
 class StreamReader:
@@ -130,7 +138,7 @@ def _batch(reader: StreamReader) -> list[Any] | None:
     return items  # type: ignore[no-any-return]
 
 
-def _list(reader: StreamReader, sink: Callable[[Any], None]) -> None:
+def _list(reader: StreamReader, one: Callable[[Any], None], many: Callable[[list[Any]], None]) -> None:
     reader.pos += 1  # the '['
     if reader.peek() == "]":
         reader.pos += 1
@@ -138,17 +146,16 @@ def _list(reader: StreamReader, sink: Callable[[Any], None]) -> None:
     while True:
         items = _batch(reader)
         if items is None:
-            sink(reader.value())
+            one(reader.value())
         else:
-            for item in items:
-                sink(item)
+            many(items)
         if reader.expect(",]", "Expecting ',' delimiter") == "]":
             return
 
 
-def read_streaming(path: Path, sinks: dict[str, Callable[[], Callable[[Any], None]]]) -> dict[str, Any]:
+def read_streaming(path: Path, sinks: dict[str, Callable[[], Sink]]) -> dict[str, Any]:
     """The top-level object of ``path``. A key in ``sinks`` whose value is a list is not stored: its
-    elements go one by one to ``sinks[key]()`` (called once per occurrence of the key)."""
+    elements go, in order, to the sink ``sinks[key]()`` (called once per occurrence of the key)."""
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -166,7 +173,7 @@ def read_streaming(path: Path, sinks: dict[str, Callable[[], Callable[[Any], Non
         return doc  # type: ignore[no-any-return]
 
 
-def _object(reader: StreamReader, sinks: dict[str, Callable[[], Callable[[Any], None]]]) -> dict[str, Any]:
+def _object(reader: StreamReader, sinks: dict[str, Callable[[], Sink]]) -> dict[str, Any]:
     reader.pos += 1  # the '{'
     doc: dict[str, Any] = {}
     if reader.peek() == "}":
@@ -181,8 +188,11 @@ def _object(reader: StreamReader, sinks: dict[str, Callable[[], Callable[[Any], 
         reader.expect(":", "Expecting ':' delimiter")
         if reader.peek() == "[":
             items: list[Any] = []
-            sink = sinks[key]() if key in sinks else items.append
-            _list(reader, sink)
+            if key in sinks:
+                sink = sinks[key]()
+                _list(reader, sink.add, sink.extend)
+            else:
+                _list(reader, items.append, items.extend)
             if key in sinks:
                 doc.pop(key, None)
             else:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterator
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 _I64 = 1 << 63
 
@@ -31,6 +34,60 @@ def _plain_box(value: Any) -> bool:
         elif not (type(v) is int and -_I64 <= v < _I64):
             return False
     return True
+
+
+_NO_BOX = [0.0, 0.0, 0.0, 0.0]
+_BIG = float(_I64)
+Mask = npt.NDArray[np.bool_] | None  # which rows are plain; None when all of them are
+
+
+def _field(objects: list[dict[str, Any]], key: str) -> list[Any]:
+    """``[a.get(key) for a in objects]``, faster while every object has the key."""
+    try:
+        return list(map(itemgetter(key), objects))
+    except KeyError:
+        return [a.get(key) for a in objects]
+
+
+def _int_column(values: list[Any]) -> tuple[npt.NDArray[np.int64] | None, Mask]:
+    """The values as int64 when all are plain integers (see ``_plain_int``), else which of them are."""
+    if set(map(type, values)) <= {int}:
+        try:
+            return np.fromiter(values, np.int64, len(values)), None
+        except OverflowError:
+            pass
+    return None, np.fromiter(map(_plain_int, values), bool, len(values))
+
+
+def _box_column(boxes: list[Any]) -> tuple[npt.NDArray[np.float64] | None, Mask]:
+    """The boxes as float64 (4 a row) and which of them are plain (see ``_plain_box``). Checked column
+    by column first (lists of four ints and floats); rows with a value that is not finite or not below
+    2**63 in size (perhaps an int beyond int64) are then checked one by one."""
+    if set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}:
+        return None, np.fromiter(map(_plain_box, boxes), bool, len(boxes))
+    flat = list(chain.from_iterable(boxes))
+    if not set(map(type, flat)) <= {int, float}:
+        return None, np.fromiter(map(_plain_box, boxes), bool, len(boxes))
+    try:
+        values = np.fromiter(flat, np.float64, len(flat))
+    except OverflowError:  # an int beyond float
+        return None, np.fromiter(map(_plain_box, boxes), bool, len(boxes))
+    with np.errstate(invalid="ignore"):
+        suspect = ~(np.abs(values) < _BIG).reshape(-1, 4).all(axis=1)  # NaN and inf too
+    if not suspect.any():
+        return values, None
+    rows = np.flatnonzero(suspect)
+    plain = ~suspect
+    plain[rows] = [_plain_box(boxes[r]) for r in rows.tolist()]
+    return values, plain
+
+
+def _irregular_rows(masks: list[Mask], rows: int) -> list[int]:
+    regular = np.ones(rows, dtype=bool)
+    for mask in masks:
+        if mask is not None:
+            regular &= mask
+    return np.flatnonzero(~regular).tolist()  # type: ignore[no-any-return]
 
 
 class AnnotationTable:
@@ -86,9 +143,39 @@ class AnnotationTable:
     @classmethod
     def from_list(cls, items: list[Any]) -> AnnotationTable:
         table = cls()
-        for item in items:
-            table.add(item)
+        table.extend(items)
         return table
+
+    def extend(self, items: list[Any]) -> None:
+        """``add`` for each item, column by column: the same rows, flags and irregular objects."""
+        if not items:
+            return
+        dicts = set(map(type, items)) == {dict}
+        if self.first_object is None:
+            self.first_object = items[0] if dicts else next((a for a in items if type(a) is dict), None)
+        objects = items if dicts else [a if type(a) is dict else {} for a in items]
+        self.any_bbox = self.any_bbox or any("bbox" in a for a in objects)
+        crowd = [a.get("iscrowd") in (1, True) for a in objects]
+        self.all_crowd = self.all_crowd and all(crowd)
+        lists = [_field(objects, k) for k in ("id", "image_id", "category_id")]
+        boxes = _field(objects, "bbox")
+        columns = [_int_column(values) for values in lists]
+        box_values, box_mask = _box_column(boxes)
+        odd = _irregular_rows([mask for _, mask in columns] + [box_mask], len(items))
+        base = len(self.crowd)
+        for row in odd:  # kept as written; their numbers are zeros
+            self.irregular[base + row] = items[row]
+            for values in lists:
+                values[row] = 0
+            boxes[row] = _NO_BOX
+        for target, values, (array_, _) in zip(
+            (self.ids, self.image_ids, self.category_ids), lists, columns, strict=True
+        ):
+            target.frombytes((array_ if array_ is not None and not odd else np.array(values, np.int64)).tobytes())
+        if box_values is None or odd:
+            box_values = np.fromiter(chain.from_iterable(boxes), np.float64, 4 * len(boxes))
+        self.boxes.frombytes(box_values.tobytes())
+        self.crowd += bytearray(crowd)
 
     def _columns(self) -> tuple[Any, Any, Any, Any, Any, dict[int, Any]]:
         return self.ids, self.image_ids, self.category_ids, self.boxes, self.crowd, self.irregular
@@ -97,15 +184,32 @@ class AnnotationTable:
         """Each annotation in file order: a regular one as the tuple (id, id key, image key, image_id,
         category_id, category_id, (x, y, w, h), bbox, iscrowd) with its fields already checked, any other
         as the file's own object (validation normalises and checks those itself)."""
-        ids, images, cats, boxes, crowd, irregular = self._columns()
-        for row in range(len(crowd)):
-            if row in irregular:
-                yield irregular[row]
-                continue
-            b = 4 * row
-            aid, image_id, cid = ids[row], images[row], cats[row]
-            box = (boxes[b], boxes[b + 1], boxes[b + 2], boxes[b + 3])
-            yield (aid, str(aid), str(image_id), image_id, cid, cid, box, None, crowd[row] == 1)
+        for row in range(len(self.crowd)):
+            yield self.entry(row)
+
+    def entry(self, row: int) -> Any:
+        """Row ``row`` as ``entries`` gives it."""
+        if row in self.irregular:
+            return self.irregular[row]
+        b, boxes = 4 * row, self.boxes
+        aid, image_id, cid = self.ids[row], self.image_ids[row], self.category_ids[row]
+        box = (boxes[b], boxes[b + 1], boxes[b + 2], boxes[b + 3])
+        return (aid, str(aid), str(image_id), image_id, cid, cid, box, None, self.crowd[row] == 1)
+
+    def arrays(self) -> tuple[Any, Any, Any, Any, Any]:
+        """Views of the columns: ids, image_ids, category_ids (int64), boxes (float64, rows x 4) and
+        iscrowd (bool); an irregular row holds zeros (and its iscrowd)."""
+        if not len(self.crowd):
+            return (
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                np.zeros((0, 4)),
+                np.zeros(0, bool),
+            )
+        ints = [np.frombuffer(a, dtype=np.int64) for a in (self.ids, self.image_ids, self.category_ids)]
+        boxes = np.frombuffer(self.boxes, dtype=np.float64).reshape(-1, 4)
+        return ints[0], ints[1], ints[2], boxes, np.frombuffer(self.crowd, dtype=np.uint8).astype(bool)
 
     def rows(self) -> Iterator[Any]:
         """Each annotation in file order, as an object equivalent (for validation) to the file's own:

@@ -49,6 +49,18 @@ class BoxStore:
             self.int_ids.append(0)
             self.other_ids[row] = orig_id
 
+    def extend(self, image: Any, category: Any, xywh: Any, crowd: Any, int_ids: Any, other_ids: dict[int, Any]) -> None:
+        """``add`` for many rows at once: numpy columns (xywh with 4 values a row), the ids that are plain
+        integers in ``int_ids`` and the others in ``other_ids`` by their position among the new rows
+        (0 in ``int_ids``), as ``add`` stores them."""
+        row = len(self.crowd)
+        self.image.frombytes(np.ascontiguousarray(image, dtype=np.int64).tobytes())
+        self.category.frombytes(np.ascontiguousarray(category, dtype=np.int64).tobytes())
+        self.xywh.frombytes(np.ascontiguousarray(xywh, dtype=np.float64).tobytes())
+        self.crowd += np.ascontiguousarray(crowd, dtype=np.uint8).tobytes()
+        self.int_ids.frombytes(np.ascontiguousarray(int_ids, dtype=np.int64).tobytes())
+        self.other_ids.update((row + at, orig_id) for at, orig_id in other_ids.items())
+
     def finish(self, images: int) -> None:
         """Group rows by image: rows of image i are ``order[start[i]:start[i + 1]]``, in file order."""
         owner = np.frombuffer(self.image, dtype=np.int64) if len(self.image) else np.zeros(0, np.int64)

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
 from odpipe.prepare.boxes import Box, BoxStore
@@ -292,6 +295,10 @@ def _check_fields(ann: Any, file: str, report: Report) -> Checked | None:
     return (aid, akey, image_key, ann.get("image_id"), cid, ann.get("category_id"), _bbox(raw_box), raw_box, crowd)
 
 
+# What an annotation adds to the BoxStore: (image number, id as written, category id, (x, y, w, h), iscrowd).
+Kept = tuple[int, Any, int, tuple[float, float, float, float], bool]
+
+
 @dataclass
 class _AnnotationRules:
     file: str
@@ -304,33 +311,33 @@ class _AnnotationRules:
     repeated: set[str]  # id keys that may occur twice (_repeated_keys)
     seen: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
-    def place(self, ann: Checked) -> None:
-        """Attach one annotation to its image, or report why not."""
+    def place(self, ann: Checked) -> Kept | None:
+        """The box one annotation gives its image, or None, reported, when it gives none."""
         aid, akey, image_key, image_raw, cid, cat_raw, box, raw_box, crowd = ann
         rec = self.images.get(self.prefix + image_key)
         if rec is None:
             self.report.add("annotation-unknown-image", self.file, id=aid, image_id=image_raw)
-            return
+            return None
         if cid not in self.known:
             self.report.add("annotation-unknown-category", self.file, id=aid, category_id=cat_raw)
-            return
+            return None
         if box is None:
             self.report.add("annotation-bad-bbox", self.file, id=aid, bbox=raw_box)
-            return
+            return None
         if akey in self.repeated:  # an id that occurs once in the file needs no remembering
             signature = (image_key, cid, box)
             if akey in self.seen:
                 self.report.add("annotation-duplicate-id", self.file, id=aid)
                 if self.seen[akey] == signature:
-                    return
+                    return None
             self.seen[akey] = signature
         placed = _clip_to_image(box, rec, self.tolerance, self.report, self.file, aid)
         if placed is None:
-            return
+            return None
         crowd = crowd and not self.crowd_as_target
         if crowd:
             self.report.add("annotation-crowd", self.file, id=aid)
-        rec.store.add(rec.number, aid, cid, placed, crowd)
+        return rec.number, aid, cid, placed, crowd
 
 
 def _repeated_keys(table: AnnotationTable) -> set[str]:
@@ -352,17 +359,195 @@ def _annotations(
     report: Report,
     tolerance: float,
     crowd_as_target: bool,
+    store: BoxStore,
+    *,
+    columnar: bool = True,
 ) -> None:
+    """Add each source's boxes to ``store`` in file order. ``columnar``: the regular rows that give no
+    finding (but iscrowd) are checked and added all at once, the others one by one (``place_columnar``);
+    the same boxes and findings, in the same order, as one by one throughout."""
     for src_no, src in enumerate(sources):
         file = str(src.path)
         table = src.doc["annotations"]
         rules = _AnnotationRules(
             file, f"{src_no}:", images, known, report, tolerance, crowd_as_target, _repeated_keys(table)
         )
+        if columnar:
+            place_columnar(table, rules, store)
+            continue
         for entry in table.entries():
-            ann = entry if type(entry) is tuple else _check_fields(entry, file, report)
-            if ann is not None:
-                rules.place(ann)
+            kept = place_entry(entry, rules)
+            if kept is not None:
+                store.add(*kept)
+
+
+def place_entry(entry: Any, rules: _AnnotationRules) -> Kept | None:
+    """One row of an AnnotationTable (``entries``): the box it keeps, or None with its findings."""
+    ann = entry if type(entry) is tuple else _check_fields(entry, rules.file, rules.report)
+    return rules.place(ann) if ann is not None else None
+
+
+_I64 = 1 << 63
+_EXACT = 1 << 53
+
+
+def _plain_key(key: str) -> int | None:
+    """The int64 whose ``str`` is ``key`` (the id key of a plain integer id), or None."""
+    try:
+        value = int(key)
+    except ValueError:
+        return None
+    return value if str(value) == key and -_I64 <= value < _I64 else None
+
+
+def _int64s(values: Any) -> npt.NDArray[np.int64]:
+    return np.array([v for v in values if v is not None and -_I64 <= v < _I64], dtype=np.int64)
+
+
+@dataclass
+class _ImageColumns:
+    """The images of one file whose key is a plain integer id, sorted by it, with what _clip_to_image
+    compares a box with: width, height, -tol_x, -tol_y, width + tol_x, height + tol_y (floats)."""
+
+    ids: npt.NDArray[np.int64]
+    number: npt.NDArray[np.int64]
+    limits: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, rules: _AnnotationRules) -> _ImageColumns:
+        start = len(rules.prefix)
+        mine = [key for key in rules.images if key.startswith(rules.prefix)]
+        keys, recs = [key[start:] for key in mine], list(map(rules.images.__getitem__, mine))
+        sizes = [rec.width for rec in recs] + [rec.height for rec in recs]
+        try:
+            ids = list(map(int, keys))
+            plain = list(map(str, ids)) == keys and (not ids or (min(ids) >= -_I64 and max(ids) < _I64))
+        except ValueError:
+            plain = False
+        if not plain or type(rules.tolerance) is not float or not set(map(type, sizes)) <= {int}:
+            return cls.one_by_one(keys, recs, rules.tolerance)
+        size = np.array(sizes, dtype=np.float64).reshape(2, -1)
+        if len(recs) and size.max() > _EXACT:
+            return cls.one_by_one(keys, recs, rules.tolerance)
+        tol = rules.tolerance * size  # as Python multiplies a float by an int (exact as a float)
+        limits = np.stack([size[0], size[1], -tol[0], -tol[1], size[0] + tol[0], size[1] + tol[1]], axis=1)
+        return cls.sorted(ids, [rec.number for rec in recs], limits)
+
+    @classmethod
+    def one_by_one(cls, keys: list[str], recs: list[ImageRecord], tolerance: float) -> _ImageColumns:
+        ids, numbers, limits = [], [], []
+        for key, rec in zip(keys, recs, strict=True):
+            value = _plain_key(key)
+            tol_x, tol_y = tolerance * rec.width, tolerance * rec.height
+            lims = (rec.width, rec.height, -tol_x, -tol_y, rec.width + tol_x, rec.height + tol_y)
+            # a float compares with a box's numbers as the value does (ints only while exact as floats)
+            exact = all(type(v) is float or (type(v) is int and -_EXACT <= v <= _EXACT) for v in lims)
+            if value is not None and exact:
+                ids.append(value)
+                numbers.append(rec.number)
+                limits.append(lims)
+        return cls.sorted(ids, numbers, np.array(limits, dtype=np.float64).reshape(-1, 6))
+
+    @classmethod
+    def sorted(cls, ids: list[int], numbers: list[int], limits: npt.NDArray[np.float64]) -> _ImageColumns:
+        as_ids = np.array(ids, dtype=np.int64)
+        order = np.argsort(as_ids, kind="stable")
+        return cls(as_ids[order], np.array(numbers, dtype=np.int64)[order], limits[order])
+
+
+CHUNK_ROWS = 1 << 18  # rows checked at once: bounds the temporary arrays (~100 bytes a row)
+
+
+@dataclass
+class _Lookups:
+    """What a plain row of one file is checked against."""
+
+    images: _ImageColumns
+    known: npt.NDArray[np.int64]  # category ids
+    repeated: npt.NDArray[np.int64]  # ids that may occur twice (always placed one by one)
+    regular: npt.NDArray[np.bool_]  # per row of the table
+
+    @classmethod
+    def of(cls, table: AnnotationTable, rules: _AnnotationRules) -> _Lookups:
+        regular = np.ones(len(table), dtype=bool)
+        regular[list(table.irregular)] = False
+        repeated = _int64s(_plain_key(k) for k in rules.repeated)
+        return cls(_ImageColumns.of(rules), _int64s(rules.known), repeated, regular)
+
+
+PlainRows = tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]
+
+
+def _plain_rows(columns: tuple[Any, ...], look: _Lookups, rows: slice, crowd_as_target: bool) -> PlainRows:
+    """For the table's ``rows``: (which are plain, their image numbers, boxes and iscrowd as stored). A
+    plain row is a regular one of a known image and category, not a repeated id, whose box is not empty
+    and lies in the image (nothing to clip), so that ``place`` reports nothing for it but iscrowd."""
+    ids, image_ids, cats, boxes, crowd = (c[rows] for c in columns)
+    images = look.images
+    if not len(images.ids):
+        return np.zeros(len(ids), bool), np.zeros(len(ids), np.int64), boxes, crowd
+    at = np.minimum(np.searchsorted(images.ids, image_ids), len(images.ids) - 1)
+    plain = look.regular[rows] & (images.ids[at] == image_ids)
+    plain &= np.isin(cats, look.known) & ~np.isin(ids, look.repeated)
+    width, height, low_x, low_y, high_x, high_y = images.limits[at].T
+    x, y, w, h = boxes.T
+    with np.errstate(all="ignore"):  # rows that are not plain may overflow; Python gives the same inf
+        right, bottom = x + w, y + h
+        plain &= (w > 0) & (h > 0) & ~((x < low_x) | (y < low_y) | (right > high_x) | (bottom > high_y))
+        plain &= (x >= 0.0) & (y >= 0.0) & (right <= width) & (bottom <= height)
+        # _clip_to_image's max(0.0, x) and min(float(width), x + w), operation for operation
+        x0, y0 = np.where(x > 0.0, x, 0.0), np.where(y > 0.0, y, 0.0)
+        x1, y1 = np.where(right < width, right, width), np.where(bottom < height, bottom, height)
+        xywh = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+    return plain, images.number[at], xywh, crowd & (not crowd_as_target)
+
+
+def place_columnar(table: AnnotationTable, rules: _AnnotationRules, store: BoxStore) -> None:
+    """Every row of ``table`` into ``store``, as ``place_entry`` row after row would: plain rows (see
+    ``_plain_rows``) at once, the others one by one; the findings come in file order."""
+    look = _Lookups.of(table, rules)
+    columns = table.arrays()
+    for start in range(0, len(table), CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        plain, number, xywh, crowd = _plain_rows(columns, look, rows, rules.crowd_as_target)
+        visit = np.flatnonzero(~plain | crowd)
+        kept_rows, kept = [], []
+        for row, is_plain in zip((visit + start).tolist(), plain[visit].tolist(), strict=True):
+            if is_plain:  # iscrowd: its only finding
+                rules.report.add("annotation-crowd", rules.file, id=table.ids[row])
+                continue
+            one = place_entry(table.entry(row), rules)
+            if one is not None:
+                kept_rows.append(row)
+                kept.append(one)
+        mine = np.flatnonzero(plain)
+        ids, cats = columns[0][rows], columns[2][rows]
+        plain_columns = (mine + start, ids[mine], number[mine], cats[mine], xywh[mine], crowd[mine])
+        _store_rows(store, plain_columns, kept_rows, kept)
+
+
+def _store_rows(store: BoxStore, plain: tuple[Any, ...], kept_rows: list[int], kept: list[Kept]) -> None:
+    """Add the plain rows (row numbers, ids, image numbers, category ids, boxes, iscrowd: columns) and
+    those kept one by one (at rows ``kept_rows``) to ``store``, in row order."""
+    rows, *columns = plain
+    at = np.searchsorted(rows, np.array(kept_rows, dtype=np.int64)) + np.arange(len(kept))
+    theirs = np.ones(len(rows) + len(kept), dtype=bool)
+    theirs[at] = False
+    ids, image, category, boxes, crowd = (np.zeros((len(theirs), *c.shape[1:]), c.dtype) for c in columns)
+    for merged, column in zip((ids, image, category, boxes, crowd), columns, strict=True):
+        merged[theirs] = column
+    other: dict[int, Any] = {}
+    if kept:
+        image[at] = [k[0] for k in kept]
+        category[at] = [k[2] for k in kept]
+        boxes[at] = [k[3] for k in kept]
+        crowd[at] = [k[4] for k in kept]
+        for pos, k in zip(at.tolist(), kept, strict=True):
+            if type(k[1]) is int and -_I64 <= k[1] < _I64:
+                ids[pos] = k[1]
+            else:
+                other[pos] = k[1]
+    store.extend(image, category, boxes, crowd, ids, other)
 
 
 def _clip_to_image(
@@ -416,7 +601,7 @@ def validate(
 
     use = prefetched if prefetch and not full_decode else None
     _check_files(images, images_root, report, cache, full_decode, workers, progress, use)
-    _annotations(sources, images, {c.coco_id for c in categories}, report, tolerance, crowd_as_target)
+    _annotations(sources, images, {c.coco_id for c in categories}, report, tolerance, crowd_as_target, store)
     store.finish(max((r.number + 1 for r in images.values()), default=0))
     crowd = sum(store.crowd)
     used = set(store.trainable_categories([r.number for r in images.values()]).tolist())
