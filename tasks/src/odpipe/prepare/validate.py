@@ -76,6 +76,9 @@ class Validated:
     images: list[ImageRecord]
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _int_like(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -84,7 +87,10 @@ def _int_like(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+        try:
+            return int(value.strip())
+        except ValueError:  # "--7", "²": digits to isdigit, not to int
+            return None
     return None
 
 
@@ -108,6 +114,8 @@ def _categories(sources: list[Source], report: Report) -> list[Category]:
         for cat in src.doc["categories"]:
             cid = _int_like(cat.get("id")) if isinstance(cat, dict) else None
             name = cat.get("name") if isinstance(cat, dict) else None
+            if cid is not None and not _INT64_MIN <= cid <= _INT64_MAX:
+                cid = None  # boxes are held as int64 category ids
             if cid is None or not isinstance(name, str) or not name.strip():
                 report.add("category-bad-field", str(src.path), id=cat.get("id") if isinstance(cat, dict) else cat)
                 continue
@@ -265,9 +273,15 @@ def _bbox(value: Any) -> tuple[float, float, float, float] | None:
         return None
     out = []
     for v in value:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, int | float):
             return None
-        out.append(float(v))
+        try:
+            number = float(v)
+        except OverflowError:  # an integer beyond float's range
+            return None
+        if not math.isfinite(number):
+            return None
+        out.append(number)
     return out[0], out[1], out[2], out[3]
 
 
