@@ -30,7 +30,7 @@ from odpipe.prepare.pipeline import report_splits
 from odpipe.prepare.prefetch import ImagePrefetch
 from odpipe.prepare.validate import Category, ImageRecord
 from odpipe.prepare.yolo import dataset_name, label_texts, write_coco_split
-from odpipe.reports.dataset import warm_up_plots
+from odpipe.reports.dataset import SplitBoxes, images_per_class, plot_data, size_class, size_counts, warm_up_plots
 from PIL import Image
 
 
@@ -314,5 +314,39 @@ def test_report_splits_hold_every_box_as_before() -> None:
             for i, rec in enumerate(chosen, start=1)
             for c, x, y, w, h, k in rec.store.hash_rows(rec.number)
         ]
-        assert doc["annotations"] == want
+        boxes = doc["boxes"]
+        columns = (boxes.image.tolist(), boxes.category.tolist(), boxes.xywh.tolist(), boxes.crowd.tolist())
+        got = [{"image_id": i, "category_id": c, "bbox": b, "iscrowd": k} for i, c, b, k in zip(*columns, strict=True)]
+        assert got == want
+        assert _same_boxes(SplitBoxes.of({"annotations": want}), boxes)  # a COCO document gives the same
         assert [i["file_name"] for i in doc["images"]] == [dataset_name(r.relpath) for r in chosen]
+
+
+def _same_boxes(a: SplitBoxes, b: SplitBoxes) -> bool:
+    pairs = ((a.image, b.image), (a.category, b.category), (a.xywh, b.xywh), (a.crowd, b.crowd))
+    return all(np.array_equal(x, y) for x, y in pairs)
+
+
+def test_report_statistics_as_counted_one_box_at_a_time() -> None:
+    rng = random.Random(21)
+    anns = [
+        {
+            "image_id": rng.randint(1, 40),
+            "category_id": rng.choice([1, 2, 9, 77]),
+            "bbox": [1.0, 2.0, rng.choice([rng.uniform(0, 200), 32.0, 96.0, 0.0]), rng.choice([32.0, 0.5, 0.0])],
+            "iscrowd": rng.random() < 0.2,
+        }
+        for _ in range(3000)
+    ]
+    boxes = SplitBoxes.of({"annotations": anns})
+    plain = [a for a in anns if not a["iscrowd"]]
+    pairs = {(a["category_id"], a["image_id"]) for a in plain}
+    assert images_per_class(boxes, [1, 2, 9, 5]) == {c: sum(1 for p in pairs if p[0] == c) for c in (1, 2, 9, 5)}
+    want = {"small": 0, "medium": 0, "large": 0}
+    for a in plain:
+        want[size_class(a["bbox"][2] * a["bbox"][3])] += 1
+    assert size_counts(boxes) == want
+    manifest = {"classes": [{"name": "a"}], "splits": {"val": {"per_class": {"a": 3}}}}
+    _, _, areas, ratios = plot_data(manifest, {"val": {"annotations": anns}})
+    assert areas["val"].tolist() == [a["bbox"][2] * a["bbox"][3] for a in plain]
+    assert ratios["val"].tolist() == [a["bbox"][2] / a["bbox"][3] for a in plain if a["bbox"][3] > 0]

@@ -40,7 +40,7 @@ from odpipe.prepare.split import assign_splits, keep_backgrounds, read_val_list
 from odpipe.prepare.sync import local_dir_for, sync_prefix
 from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, validate
 from odpipe.prepare.yolo import LinkMode, dataset_name, write_coco_split, write_split_images
-from odpipe.reports.dataset import PlotData, plot_data, render_plots, warm_up_plots
+from odpipe.reports.dataset import PlotData, SplitBoxes, plot_data, render_plots, warm_up_plots
 from odpipe.storage import S3Uri, Storage, is_s3_uri
 
 
@@ -254,13 +254,14 @@ def _plot_data(plan: BuildPlan, splits: dict[str, dict[str, Any]]) -> PlotData:
     return plot_data({"classes": classes, "splits": _counts(plan.images, plan.categories)}, splits)
 
 
-REPORT_BOX_BUDGET = 300_000  # boxes held as dicts for the report's per-split statistics (~0.3 KB each)
+REPORT_BOX_BUDGET = 1_000_000  # boxes held for the report's per-split statistics (~50 bytes each)
 
 
 def report_splits(images: list[ImageRecord], categories: list[Category]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Per-split COCO instances for the dataset report (file names as in the dataset), and the image
-    stride: above the box budget only every stride-th image is taken, so memory stays bounded at COCO
-    scale; the per-split counts in the report come from the manifest, never from this sample."""
+    """Per-split images (file names as in the dataset), categories and boxes (SplitBoxes) for the dataset
+    report, and the image stride: above the box budget only every stride-th image is taken, so memory
+    stays bounded at any scale; the per-split counts in the report come from the manifest, never from
+    this sample."""
     total = sum(r.box_count for r in images)
     stride = max(1, -(-total // REPORT_BOX_BUDGET))
     docs: dict[str, dict[str, Any]] = {}
@@ -273,24 +274,21 @@ def report_splits(images: list[ImageRecord], categories: list[Category]) -> tupl
             for img_id, rec in enumerate(chosen, start=1)
         ]
         categories_doc = [{"id": c.coco_id, "name": c.name} for c in categories]
-        docs[split] = {"images": images_doc, "annotations": _report_boxes(chosen), "categories": categories_doc}
+        docs[split] = {"images": images_doc, "boxes": _report_boxes(chosen), "categories": categories_doc}
     return docs, stride
 
 
-def _report_boxes(chosen: list[ImageRecord]) -> list[dict[str, Any]]:
-    """The boxes of ``chosen`` (image ids 1..n in this order) as COCO annotations, each image's in file order."""
+def _report_boxes(chosen: list[ImageRecord]) -> SplitBoxes:
+    """The boxes of ``chosen`` (image ids 1..n in this order), each image's in file order."""
     store = chosen[0].store
     rows, counts = store.rows_of_images([rec.number for rec in chosen])
-    if not len(rows):
-        return []
-    xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4)[rows].tolist()
-    image_ids = np.repeat(np.arange(1, len(chosen) + 1), counts).tolist()
-    categories = np.frombuffer(store.category, dtype=np.int64)[rows].tolist()
-    crowd = (np.frombuffer(store.crowd, dtype=np.uint8)[rows] == 1).tolist()
-    return [
-        {"image_id": i, "category_id": c, "bbox": box, "iscrowd": k}
-        for i, c, box, k in zip(image_ids, categories, xywh, crowd, strict=True)
-    ]
+    xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4) if len(rows) else np.zeros((0, 4))
+    return SplitBoxes(
+        np.repeat(np.arange(1, len(chosen) + 1), counts),
+        np.frombuffer(store.category, dtype=np.int64)[rows] if len(rows) else rows,
+        xywh[rows],
+        (np.frombuffer(store.crowd, dtype=np.uint8)[rows] == 1) if len(rows) else rows.astype(bool),
+    )
 
 
 def _needs_s3(opts: PrepareOptions) -> bool:

@@ -3,8 +3,12 @@ instances of each split and the validation report."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from odpipe.reports.html import Page, add_drawn
 from odpipe.reports.images import TRUTH, Drawn, add_image
@@ -21,15 +25,39 @@ def size_class(area: float) -> str:
     return "small" if area < SMALL else "medium" if area < MEDIUM else "large"
 
 
-def sample_images(doc: dict[str, Any], n: int = SAMPLES) -> list[dict[str, Any]]:
+def sample_images(doc: dict[str, Any], n: int = SAMPLES, with_boxes: set[int] | None = None) -> list[dict[str, Any]]:
     """The images a report shows for a split: those with boxes first, by file name (the dataset and the
-    model report show the same ones)."""
-    with_boxes = {int(a["image_id"]) for a in doc.get("annotations", [])}
+    model report show the same ones). ``with_boxes``: the ids of images with boxes, when known."""
+    if with_boxes is None:
+        with_boxes = {int(a["image_id"]) for a in doc.get("annotations", [])}
     return sorted(doc.get("images", []), key=lambda i: (int(i["id"]) not in with_boxes, i["file_name"]))[:n]
 
 
-def _boxes(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    return [a for a in doc.get("annotations", []) if not a.get("iscrowd")]
+@dataclass(frozen=True)
+class SplitBoxes:
+    """Every box of a split, columnar: its image id, COCO category id, x, y, w, h (rows of ``xywh``) and
+    iscrowd. prepare hands these over as a split's "boxes"; a COCO document's annotations give the same."""
+
+    image: npt.NDArray[np.int64]
+    category: npt.NDArray[np.int64]
+    xywh: npt.NDArray[np.float64]
+    crowd: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> SplitBoxes:
+        if "boxes" in doc:
+            return doc["boxes"]  # type: ignore[no-any-return]
+        anns = doc.get("annotations", [])
+        return cls(
+            np.array([int(a["image_id"]) for a in anns], dtype=np.int64),
+            np.array([int(a["category_id"]) for a in anns], dtype=np.int64),
+            np.array([[float(v) for v in a["bbox"]] for a in anns], dtype=np.float64).reshape(-1, 4),
+            np.array([bool(a.get("iscrowd")) for a in anns], dtype=bool),
+        )
+
+    def trainable(self) -> SplitBoxes:
+        keep = ~self.crowd
+        return SplitBoxes(self.image[keep], self.category[keep], self.xywh[keep], self.crowd[keep])
 
 
 def dataset_report(
@@ -84,12 +112,7 @@ def _images_per_class(page: Page, manifest: dict[str, Any], splits: dict[str, di
     page.heading("Images per class (images holding at least one box of the class)", "class-images")
     holding: dict[str, dict[int, int]] = {}
     for split, doc in splits.items():
-        pairs = {(int(a["category_id"]), int(a["image_id"])) for a in _boxes(doc)}  # one pass over the boxes
-        per_class: dict[int, int] = {int(c["coco_id"]): 0 for c in manifest["classes"]}
-        for cid, _ in pairs:
-            if cid in per_class:
-                per_class[cid] += 1
-        holding[split] = per_class
+        holding[split] = images_per_class(SplitBoxes.of(doc), [int(c["coco_id"]) for c in manifest["classes"]])
     rows = [[c["name"], c["coco_id"], *(holding[s][int(c["coco_id"])] for s in splits)] for c in manifest["classes"]]
     page.table(["class", "COCO id", *splits], rows, ident="class-images-table")
 
@@ -98,18 +121,38 @@ def _sizes(page: Page, splits: dict[str, dict[str, Any]]) -> None:
     page.heading("Box sizes (COCO small / medium / large)", "sizes")
     rows = []
     for split, doc in splits.items():
-        by = {"small": 0, "medium": 0, "large": 0}
-        for a in _boxes(doc):
-            by[size_class(float(a["bbox"][2]) * float(a["bbox"][3]))] += 1
+        by = size_counts(SplitBoxes.of(doc))
         rows.append([split, by["small"], by["medium"], by["large"]])
     page.table(["split", "small (< 32²)", "medium (< 96²)", "large"], rows, ident="sizes-table")
     page.text("Areas are box width x height in original pixels, as COCOeval bins them.", cls="meta")
 
 
+def images_per_class(boxes: SplitBoxes, class_ids: list[int]) -> dict[int, int]:
+    """How many images hold at least one (non-crowd) box of each class."""
+    trainable = boxes.trainable()
+    pairs = np.unique(np.stack([trainable.category, trainable.image], axis=1), axis=0)
+    cids, held = np.unique(pairs[:, 0], return_counts=True)
+    per_class = dict.fromkeys(class_ids, 0)
+    for cid, n in zip(cids.tolist(), held.tolist(), strict=True):
+        if cid in per_class:
+            per_class[cid] = n
+    return per_class
+
+
+def size_counts(boxes: SplitBoxes) -> dict[str, int]:
+    """Non-crowd boxes per COCO size class, binned as size_class bins one area."""
+    xywh = boxes.trainable().xywh
+    area = xywh[:, 2] * xywh[:, 3]
+    small = area < SMALL
+    medium = ~small & (area < MEDIUM)
+    return {"small": int(small.sum()), "medium": int(medium.sum()), "large": len(area) - int((small | medium).sum())}
+
+
 BARS = "boxes per class and split"
 AREAS = "box area distribution (log10 px²)"
 RATIOS = "aspect ratio distribution (log10 w/h)"
-PlotData = tuple[list[str], dict[str, list[int]], dict[str, list[float]], dict[str, list[float]]]
+Values = npt.NDArray[np.float64]
+PlotData = tuple[list[str], dict[str, list[int]], dict[str, Values], dict[str, Values]]
 
 
 def plot_data(manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> PlotData:
@@ -117,9 +160,9 @@ def plot_data(manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> Pl
     counts: dict[str, Any] = manifest["splits"]
     names = [c["name"] for c in manifest["classes"]]
     series = {s: [counts[s]["per_class"].get(n, 0) for n in names] for s in counts}
-    wh = {s: [(float(a["bbox"][2]), float(a["bbox"][3])) for a in _boxes(d)] for s, d in splits.items()}
-    areas = {s: [w * h for w, h in pairs] for s, pairs in wh.items()}
-    ratios = {s: [w / h for w, h in pairs if h > 0] for s, pairs in wh.items()}
+    xywh = {s: SplitBoxes.of(d).trainable().xywh for s, d in splits.items()}
+    areas = {s: b[:, 2] * b[:, 3] for s, b in xywh.items()}
+    ratios = {s: b[b[:, 3] > 0, 2] / b[b[:, 3] > 0, 3] for s, b in xywh.items()}
     return names, series, areas, ratios
 
 
@@ -167,10 +210,9 @@ def _samples(page: Page, splits: dict[str, dict[str, Any]], root: Path) -> None:
     for split, doc in splits.items():
         page.heading(f"Sample images: {split}", f"samples-{split}")
         names = {c["id"]: c["name"] for c in doc.get("categories", [])}
-        by_image: dict[int, list[dict[str, Any]]] = {}
-        for a in doc.get("annotations", []):
-            by_image.setdefault(int(a["image_id"]), []).append(a)
-        for img in sample_images(doc):
-            anns = by_image.get(int(img["id"]), [])
-            drawn = [Drawn(tuple(a["bbox"]), names.get(a["category_id"], str(a["category_id"])), TRUTH) for a in anns]
-            add_image(page, root / "images" / split / img["file_name"], drawn, f"{img['file_name']}: {len(anns)} boxes")
+        boxes = SplitBoxes.of(doc)
+        for img in sample_images(doc, with_boxes=set(boxes.image.tolist())):
+            mine = np.flatnonzero(boxes.image == int(img["id"]))
+            cats, places = boxes.category[mine].tolist(), boxes.xywh[mine].tolist()
+            drawn = [Drawn(tuple(box), names.get(c, str(c)), TRUTH) for c, box in zip(cats, places, strict=True)]
+            add_image(page, root / "images" / split / img["file_name"], drawn, f"{img['file_name']}: {len(mine)} boxes")
