@@ -25,8 +25,6 @@ from typing import Any
 
 PREFIX = ".label-slots-"
 _STOP_EVERY = 32  # slots between looks at the stop flag
-# The helper yields the CPU to the parse and the image checks, which are needed sooner than the slots
-NICE = 10
 
 
 def count_files(root: str) -> int:
@@ -100,8 +98,6 @@ class LabelSlots:
 
 
 def _make(folder: str, images_root: str, made: Any, stop: Event) -> None:
-    with contextlib.suppress(OSError):
-        os.nice(NICE)
     try:
         lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
