@@ -4,11 +4,12 @@ the dataset."""
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
+
+from odpipe.prepare.parallel import worker_context
 
 R = TypeVar("R")
 
@@ -22,7 +23,7 @@ class Worker:
     def __init__(self, enabled: bool, warm: Callable[[], None] | None = None) -> None:
         self._pool = None
         if enabled:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=worker_context())
             if warm is not None:
                 self._pool.submit(warm)
 

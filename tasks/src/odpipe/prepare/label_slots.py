@@ -23,6 +23,8 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+from odpipe.prepare.parallel import worker_context
+
 PREFIX = ".label-slots-"
 _STOP_EVERY = 32  # slots between looks at the stop flag
 
@@ -61,8 +63,7 @@ class LabelSlots:
         self.folder = tempfile.mkdtemp(prefix=PREFIX, dir=parent)
         self._lock = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(self._lock, fcntl.LOCK_SH)
-        # forkserver, as in odpipe.prepare.parallel: the parent may run a progress thread
-        context: Any = multiprocessing.get_context("forkserver")
+        context: Any = worker_context()
         self._made = context.RawValue("q", 0)
         self._stop: Event = context.Event()
         self._proc = context.Process(

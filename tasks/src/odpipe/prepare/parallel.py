@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,8 +79,7 @@ def map_chunks(
             if progress:
                 progress(len(part))
         return
-    # forkserver: the parent may run a progress thread, and forking a threaded process is unsafe
-    context = multiprocessing.get_context("forkserver")
+    context = worker_context()
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: deque[tuple[int, Future[list[R]]]] = deque()
         for part in chunks:
@@ -89,6 +88,24 @@ def map_chunks(
                 yield from _collect(pending.popleft(), progress)
         while pending:
             yield from _collect(pending.popleft(), progress)
+
+
+# What prepare's worker processes run: imported once by the fork server, so each worker starts with them
+PRELOAD = [
+    "__main__",  # multiprocessing's default
+    "odpipe.prepare.images",
+    "odpipe.prepare.prefetch",
+    "odpipe.prepare.label_slots",
+    "odpipe.reports.dataset",
+]
+
+
+def worker_context() -> Any:
+    """The multiprocessing context of prepare's workers: forkserver (the parent may run a progress
+    thread, and forking a threaded process is unsafe), its server preloading what they import."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)  # takes effect when the server starts, if it has not yet
+    return context
 
 
 def _collect(item: tuple[int, Future[list[R]]], progress: Callable[[int], None] | None) -> list[R]:

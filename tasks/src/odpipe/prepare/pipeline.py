@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -165,6 +166,25 @@ def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = 
     report.json, dataset.json and the dataset-id parameter. Validation errors raise InputError after
     report.json is written.
     """
+    with _without_cyclic_gc():
+        return _prepare(opts, layout, storage)
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the run: the parsed annotations are ~10^6 objects
+    without cycles that each full collection walked again (0.75-0.88 s of a 20k-image prepare, measured
+    with gc.callbacks); reference counting still frees everything as it goes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None) -> PrepareResult:
     if storage is None and _needs_s3(opts):
         storage = Storage()
     report = Report(strict=opts.strict)

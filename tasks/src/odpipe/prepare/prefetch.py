@@ -10,13 +10,13 @@ before; a file checked here gives the very ImageCheck `inspect_image` gives anyw
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
 from odpipe.prepare.images import ImageCheck, ImageIndex, inspect_image
+from odpipe.prepare.parallel import worker_context
 
 PREFETCH_ABOVE_BYTES = 4 << 20  # below this the JSON parses in well under a process's start-up time
 _STOP_EVERY = 32  # files between looks at the stop flag
@@ -24,8 +24,7 @@ _STOP_EVERY = 32  # files between looks at the stop flag
 
 class ImagePrefetch:
     def __init__(self, root: Path, workers: int) -> None:
-        # forkserver, as in odpipe.prepare.parallel: the parent may run a progress thread
-        context: Any = multiprocessing.get_context("forkserver")
+        context: Any = worker_context()
         self._stop: Event = context.Event()
         self._workers: list[tuple[Connection, Any]] = []
         for share in range(workers):
