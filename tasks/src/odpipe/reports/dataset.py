@@ -130,8 +130,10 @@ def _sizes(page: Page, splits: dict[str, dict[str, Any]]) -> None:
 def images_per_class(boxes: SplitBoxes, class_ids: list[int]) -> dict[int, int]:
     """How many images hold at least one (non-crowd) box of each class."""
     trainable = boxes.trainable()
-    pairs = np.unique(np.stack([trainable.category, trainable.image], axis=1), axis=0)
-    cids, held = np.unique(pairs[:, 0], return_counts=True)
+    cids, which = np.unique(trainable.category, return_inverse=True)
+    images, image = np.unique(trainable.image, return_inverse=True)
+    pairs = np.unique(which.astype(np.int64) * max(len(images), 1) + image)  # one key per (class, image)
+    held = np.bincount(pairs // max(len(images), 1), minlength=len(cids))
     per_class = dict.fromkeys(class_ids, 0)
     for cid, n in zip(cids.tolist(), held.tolist(), strict=True):
         if cid in per_class:
