@@ -113,15 +113,24 @@ def test_prepare_writes_its_labels_into_slots(tmp_path: Path, monkeypatch: pytes
 
     def start_and_finish(self: LabelSlots, *args: Path) -> None:
         start(self, *args)
-        self._proc.join()  # every slot made before the parse: on a loaded machine the writer could win
+        self._done.wait()  # every slot made before the parse: on a loaded machine the writer could win
 
     monkeypatch.setattr(module.LabelSlots, "__init__", start_and_finish)
     monkeypatch.setattr(module.LabelSlots, "close", lambda self: (taken.append(self.taken), close(self))[1])
+    place = module.LabelSlots.place_images
+    placed: list[int] = []
+
+    def spy(self: LabelSlots, pairs: list[tuple[str, str]], mode: str) -> bool:
+        placed.append(len(pairs))
+        return place(self, pairs, mode)
+
+    monkeypatch.setattr(module.LabelSlots, "place_images", spy)
     monkeypatch.setattr(pipeline, "PREFETCH_ABOVE_BYTES", 0)  # as for a large annotation file
     opts = cases()["synthetic"](tmp_path)
     opts.workers = 2
     result = pipeline.run_prepare(opts, Layout(tmp_path / "in", tmp_path / "out", tmp_path / "data"))
     labels = list((result.dataset_dir / "labels").rglob("*.txt"))
+    assert placed == [len(list((result.dataset_dir / "images").rglob("*.*")))]  # the images by the helper
     assert taken == [len(labels)]  # every label into a slot; the golden test pins the bytes of these same files
     assert not list((tmp_path / "data" / "datasets").glob(f"{PREFIX}*"))
 
@@ -161,3 +170,22 @@ if __name__ == "__main__":
     print("started", flush=True)
     time.sleep(600)
 """
+
+
+def test_the_helper_places_images_and_reports_what_failed(tmp_path: Path) -> None:
+    images = _images(tmp_path / "images", 6)
+    out = tmp_path / "out"
+    out.mkdir()
+    with label_slots(tmp_path / "datasets", images, enabled=True) as slots:
+        assert slots is not None
+        pairs = [(str(images / f"{i}.jpg"), str(out / f"{i}.jpg")) for i in (0, 2, 4)]
+        assert slots.place_images(pairs, "hardlink")
+        while slots.take() is not None:  # labels written meanwhile
+            pass
+        slots.placed()
+    assert all(os.path.samefile(src, dest) for src, dest in pairs)  # linked, not copied
+    with label_slots(tmp_path / "datasets", images, enabled=True) as slots:
+        assert slots is not None
+        assert slots.place_images([(str(images / "0.jpg"), str(tmp_path / "no-such-dir" / "0.jpg"))], "copy")
+        with pytest.raises(FileNotFoundError):
+            slots.placed()

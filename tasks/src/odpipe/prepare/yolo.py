@@ -105,17 +105,21 @@ def write_split_images(
         (root / labels_dir(split)).mkdir(parents=True, exist_ok=True)
     dirs = {s: (str(root / images_dir(s)), str(root / labels_dir(s))) for s in SPLITS}
     src_root = str(images_root)
+    pairs = [(f"{src_root}/{rec.relpath}", f"{dirs[rec.split][0]}/{dataset_name(rec.relpath)}") for rec in images]
+    elsewhere = slots is not None and slots.place_images(pairs, mode)
     for start in range(0, len(images), CHUNK):
         chunk = images[start : start + CHUNK]
-        for rec, text in zip(chunk, label_texts(chunk, index_of), strict=True):
+        for n, (rec, text) in enumerate(zip(chunk, label_texts(chunk, index_of), strict=True), start):
             assert rec.split is not None
-            name = dataset_name(rec.relpath)
-            image_dir, label_dir = dirs[rec.split]
-            place_image(f"{src_root}/{rec.relpath}", f"{image_dir}/{name}", mode)
+            if not elsewhere:
+                place_image(*pairs[n], mode)
             slot = slots.take() if slots is not None else None
-            _write_label(f"{label_dir}/{label_stem(name)}.txt", text, slot)
+            _write_label(f"{dirs[rec.split][1]}/{label_stem(dataset_name(rec.relpath))}.txt", text, slot)
         if progress:
             progress(len(chunk))
+    if elsewhere:
+        assert slots is not None
+        slots.placed()
 
 
 CHUNK = 4096  # images whose labels are formatted at once (their text is held until written)
