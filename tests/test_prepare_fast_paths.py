@@ -276,10 +276,12 @@ def test_coco_split_file_is_what_json_dumps_wrote(tmp_path: Path, monkeypatch: p
 def test_dataset_id_the_same_from_orjson_and_from_format(with_orjson: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if not with_orjson:
         monkeypatch.setattr(dataset_id_mod, "orjson", None)
+    monkeypatch.setattr(dataset_id_mod, "CHUNK", 7)  # images a chunk: memory follows the chunk
     rng = random.Random(13)
     store, recs = BoxStore(), []
     for n in range(200):
-        recs.append(ImageRecord(str(n), n, "f", f"{n % 50}/{n}.jpg", 640, 480, "ab" * 32, "val", store=store))
+        odd = ["", 'q"uote', "back\\slash", "ünï", "tab\t", "del\x7f"][n % 6] if n % 3 == 0 else ""  # json escapes
+        recs.append(ImageRecord(str(n), n, "f", f"{n % 50}/{odd}{n}.jpg", 640, 480, "ab" * 32, "val", store=store))
         recs[-1].number = n
     for row in range(2000):  # values orjson writes as repr does (the range repr_safe allows), ties included
         x = rng.choice([0.0, -0.0, 1e-4, rng.uniform(0, 640), float(rng.randint(0, 640)), 9999999999999998.0])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterator
 from itertools import accumulate
 from typing import Any
 
@@ -28,43 +30,52 @@ def dataset_id(categories: list[Category], images: list[ImageRecord], params: di
     encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps would build one per call
     ordered = sorted(images, key=lambda r: (r.relpath, r.key))
     for rec, boxes in zip(ordered, _box_texts(ordered), strict=True):
-        head = encode([rec.relpath, rec.sha256, rec.width, rec.height, rec.split])
+        if _PLAIN.fullmatch(rec.relpath) and rec.split is not None and _PLAIN.fullmatch(rec.sha256 + rec.split):
+            head = f'["{rec.relpath}","{rec.sha256}",{rec.width!r},{rec.height!r},"{rec.split}"]'
+        else:  # json's escapes
+            head = encode([rec.relpath, rec.sha256, rec.width, rec.height, rec.split])
         digest.update(f"{head[:-1]},{boxes}]\n".encode())
     return digest.hexdigest()[:ID_LENGTH]
 
 
+# Text json writes as it is between quotes: printable ASCII but the quote and the backslash
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
 # One box as compact JSON writes [category, x, y, w, h, iscrowd] (json writes floats with repr), built
 # without the encoder's per-object work: the id hashes exactly the bytes it always did.
 _BOX = "[%d,%r,%r,%r,%r,%s],"
 
 
-def _box_texts(ordered: list[ImageRecord]) -> list[str]:
+def _box_texts(ordered: list[ImageRecord]) -> Iterator[str]:
     """Each image's boxes as the id hashes them, a JSON list: sorted as Python sorts the tuples (category,
-    x, y, w, h, iscrowd). The sort is one stable numpy lexsort over every box; the text comes from orjson
-    where it writes each float as repr does, else from one %-format per image."""
-    if not ordered:
-        return []
-    store = ordered[0].store
-    rank = np.full(max(r.number for r in ordered) + 1, -1, dtype=np.int64)
-    rank[[r.number for r in ordered]] = np.arange(len(ordered))
-    owner = np.frombuffer(store.image, dtype=np.int64) if len(store.image) else np.zeros(0, np.int64)
-    owner_rank = np.where(owner < len(rank), rank[np.minimum(owner, len(rank) - 1)], -1)
-    rows = np.flatnonzero(owner_rank >= 0)  # boxes of images not in ``ordered`` are not hashed
+    x, y, w, h, iscrowd). CHUNK images at a time (memory follows the chunk, not the set): one stable
+    numpy lexsort per chunk, the text from orjson where it writes each float as repr does, else from
+    one %-format per image."""
+    for start in range(0, len(ordered), CHUNK):
+        yield from _chunk_texts(ordered[start : start + CHUNK])
+
+
+CHUNK = 4096
+
+
+def _chunk_texts(chunk: list[ImageRecord]) -> list[str]:
+    store = chunk[0].store
+    rows, counts = store.rows_of_images([r.number for r in chunk])
+    position = np.repeat(np.arange(len(chunk)), counts)  # rows come image after image, each in file order
     xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4)[rows] if len(rows) else np.zeros((0, 4))
     category = np.frombuffer(store.category, dtype=np.int64)[rows] if len(rows) else rows
     crowd = np.frombuffer(store.crowd, dtype=np.uint8)[rows] if len(rows) else rows
-    order = np.lexsort((crowd, xywh[:, 3], xywh[:, 2], xywh[:, 1], xywh[:, 0], category, owner_rank[rows]))
+    order = np.lexsort((crowd, xywh[:, 3], xywh[:, 2], xywh[:, 1], xywh[:, 0], category, position))
     xywh = xywh[order]
     columns = [category[order].tolist(), *(xywh[:, c].tolist() for c in range(4)), crowd[order].astype(bool).tolist()]
-    counts = np.bincount(owner_rank[rows], minlength=len(ordered)).tolist()
+    sizes = counts.tolist()
     if orjson is not None and bool(np.all(repr_safe(xywh))):
         boxes = list(zip(*columns, strict=True))
-        return [orjson.dumps(boxes[pos - n : pos]).decode() for n, pos in zip(counts, accumulate(counts), strict=True)]
+        return [orjson.dumps(boxes[pos - n : pos]).decode() for n, pos in zip(sizes, accumulate(sizes), strict=True)]
     flat: list[Any] = [None] * (6 * len(rows))
     for c, values in enumerate(columns):
         flat[c::6] = values if c < 5 else [("false", "true")[k] for k in values]
     out, pos = [], 0
-    for n in counts:
+    for n in sizes:
         out.append("[" + ((_BOX * n) % tuple(flat[pos : pos + 6 * n]))[:-1] + "]")
         pos += 6 * n
     return out
