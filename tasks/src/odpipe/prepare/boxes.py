@@ -109,6 +109,14 @@ class BoxStore:
         parts = [self._order[self._start[i] : self._start[i + 1]] for i in images]
         return np.concatenate(parts), np.array([len(p) for p in parts], dtype=np.int64)
 
+    def columns(
+        self, rows: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """The category ids, (x, y, w, h) rows and iscrowd flags of the given rows, in their order."""
+        xywh = np.frombuffer(self.xywh, dtype=np.float64).reshape(-1, 4)[rows]
+        crowd = np.frombuffer(self.crowd, dtype=np.uint8)[rows] == 1
+        return np.frombuffer(self.category, dtype=np.int64)[rows], xywh, crowd
+
     def counts_of(self, image: int) -> tuple[int, int]:
         """(boxes, of which iscrowd) of one image."""
         return int(self._start[image + 1] - self._start[image]), int(self._crowd_per_image[image])

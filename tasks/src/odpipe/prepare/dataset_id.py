@@ -61,12 +61,10 @@ def _chunk_texts(chunk: list[ImageRecord]) -> list[str]:
     store = chunk[0].store
     rows, counts = store.rows_of_images([r.number for r in chunk])
     position = np.repeat(np.arange(len(chunk)), counts)  # rows come image after image, each in file order
-    xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4)[rows] if len(rows) else np.zeros((0, 4))
-    category = np.frombuffer(store.category, dtype=np.int64)[rows] if len(rows) else rows
-    crowd = np.frombuffer(store.crowd, dtype=np.uint8)[rows] if len(rows) else rows
+    category, xywh, crowd = store.columns(rows)
     order = np.lexsort((crowd, xywh[:, 3], xywh[:, 2], xywh[:, 1], xywh[:, 0], category, position))
     xywh = xywh[order]
-    columns = [category[order].tolist(), *(xywh[:, c].tolist() for c in range(4)), crowd[order].astype(bool).tolist()]
+    columns = [category[order].tolist(), *(xywh[:, c].tolist() for c in range(4)), crowd[order].tolist()]
     sizes = counts.tolist()
     if orjson is not None and bool(np.all(repr_safe(xywh))):
         boxes = list(zip(*columns, strict=True))

@@ -302,13 +302,8 @@ def _report_boxes(chosen: list[ImageRecord]) -> SplitBoxes:
     """The boxes of ``chosen`` (image ids 1..n in this order), each image's in file order."""
     store = chosen[0].store
     rows, counts = store.rows_of_images([rec.number for rec in chosen])
-    xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4) if len(rows) else np.zeros((0, 4))
-    return SplitBoxes(
-        np.repeat(np.arange(1, len(chosen) + 1), counts),
-        np.frombuffer(store.category, dtype=np.int64)[rows] if len(rows) else rows,
-        xywh[rows],
-        (np.frombuffer(store.crowd, dtype=np.uint8)[rows] == 1) if len(rows) else rows.astype(bool),
-    )
+    category, xywh, crowd = store.columns(rows)
+    return SplitBoxes(np.repeat(np.arange(1, len(chosen) + 1), counts), category, xywh, crowd)
 
 
 def _needs_s3(opts: PrepareOptions) -> bool:

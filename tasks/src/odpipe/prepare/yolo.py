@@ -53,8 +53,8 @@ def label_texts(images: Sequence[ImageRecord], index_of: dict[int, int]) -> list
     # the store holds box category ids as int64: a category whose id does not fit has no boxes there
     keys = np.array(sorted(k for k in index_of if _INT64_MIN <= k <= _INT64_MAX), dtype=np.int64)
     classes = np.array([index_of[k] for k in keys.tolist()], dtype=np.float64)
-    cls = classes[np.searchsorted(keys, np.frombuffer(store.category, dtype=np.int64)[rows])] if len(rows) else rows
-    xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4)[rows]
+    category, xywh, _ = store.columns(rows)
+    cls = classes[np.searchsorted(keys, category)] if len(rows) else rows
     width = np.repeat(np.array([rec.width for rec in images], dtype=np.float64), counts)
     height = np.repeat(np.array([rec.height for rec in images], dtype=np.float64), counts)
     x, y, w, h = xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
@@ -95,10 +95,11 @@ def write_split_images(
     progress: Callable[[int], None] | None = None,
     slots: LabelSlots | None = None,
 ) -> None:
-    """Link the images in and write their labels, from this one process: on ext4, two processes
-    creating files in one folder were measured 15x slower than one (20k label files: 5.2 s vs 0.35 s),
-    the folder's lock passing back and forth, so this work is not spread over workers. ``slots``: empty
-    files made ahead by another process, filled and renamed (creating the file is the costly part)."""
+    """Link the images in and write their labels. The labels come from this one process: on ext4, two
+    processes creating files in one folder were measured 15x slower than one (20k label files: 5.2 s vs
+    0.35 s), the folder's lock passing back and forth. ``slots``: empty files made ahead by a helper
+    process, filled and renamed (creating the file is the costly part); that helper then places the
+    images meanwhile (another folder: no such contention)."""
     index_of = {c.coco_id: i for i, c in enumerate(categories)}
     for split in sorted({rec.split for rec in images if rec.split is not None}):
         (root / images_dir(split)).mkdir(parents=True, exist_ok=True)
@@ -160,7 +161,7 @@ def _annotations_json(chosen: list[ImageRecord]) -> Iterator[str]:
         rows, counts = store.rows_of_images([rec.number for rec in part])
         if not len(rows):
             continue
-        xywh = np.frombuffer(store.xywh, dtype=np.float64).reshape(-1, 4)[rows]
+        category, xywh, crowd = store.columns(rows)
         with np.errstate(over="ignore"):  # a huge w * h is inf, as in Python
             area = xywh[:, 2] * xywh[:, 3]
         source = [str(v) for v in np.frombuffer(store.int_ids, dtype=np.int64)[rows].tolist()]
@@ -170,10 +171,10 @@ def _annotations_json(chosen: list[ImageRecord]) -> Iterator[str]:
         columns: list[list[Any]] = [
             np.arange(ann_id + 1, ann_id + len(rows) + 1).tolist(),
             np.repeat(np.arange(start + 1, start + len(part) + 1), counts).tolist(),
-            np.frombuffer(store.category, dtype=np.int64)[rows].tolist(),
+            category.tolist(),
             *(xywh[:, c].tolist() for c in range(4)),
             area.tolist(),
-            np.frombuffer(store.crowd, dtype=np.uint8)[rows].tolist(),
+            crowd.tolist(),
             source,
         ]
         flat: list[Any] = [None] * (len(columns) * len(rows))
