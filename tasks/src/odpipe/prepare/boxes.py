@@ -36,6 +36,7 @@ class BoxStore:
         self._order: npt.NDArray[np.int64] = np.zeros(0, np.int64)
         self._start: npt.NDArray[np.int64] = np.zeros(1, np.int64)
         self._crowd_per_image: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+        self._counts: list[tuple[int, int]] = []  # (boxes, of which iscrowd) per image, for counts_of
 
     def add(self, image: int, orig_id: Any, category_id: int, xywh: tuple[float, ...], crowd: bool) -> None:
         row = len(self.crowd)
@@ -69,6 +70,7 @@ class BoxStore:
         self._start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         crowd = np.frombuffer(self.crowd, dtype=np.uint8) if len(self.crowd) else np.zeros(0, np.uint8)
         self._crowd_per_image = np.bincount(owner, weights=crowd, minlength=images).astype(np.int64)
+        self._counts = list(zip(counts.tolist(), self._crowd_per_image.tolist(), strict=True))
 
     def rows_of(self, image: int) -> list[int]:
         return self._order[self._start[image] : self._start[image + 1]].tolist()  # type: ignore[no-any-return]
@@ -95,9 +97,8 @@ class BoxStore:
         of them each image has."""
         if not images or not len(self.crowd):
             return np.zeros(0, np.int64), np.zeros(len(images), np.int64)
-        parts = [self._order[self._start[i] : self._start[i + 1]] for i in images]
-        rows = np.concatenate(parts)
-        owner = np.repeat(np.arange(len(images)), [len(p) for p in parts])
+        rows, counts = self._rows(images)
+        owner = np.repeat(np.arange(len(images)), counts)
         keep = np.frombuffer(self.crowd, dtype=np.uint8)[rows] == 0
         return rows[keep], np.bincount(owner[keep], minlength=len(images)).astype(np.int64)
 
@@ -106,8 +107,16 @@ class BoxStore:
         how many each image has."""
         if not images or not len(self.crowd):
             return np.zeros(0, np.int64), np.zeros(len(images), np.int64)
-        parts = [self._order[self._start[i] : self._start[i + 1]] for i in images]
-        return np.concatenate(parts), np.array([len(p) for p in parts], dtype=np.int64)
+        return self._rows(images)
+
+    def _rows(self, images: list[int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``rows_of_images`` for a non-empty store, without a numpy slice per image."""
+        first = self._start[images]
+        counts = self._start[np.asarray(images, dtype=np.int64) + 1] - first
+        # row k of image j sits at order[first[j] + k]: positions are first[j] repeated, plus 0..count-1
+        ends = np.cumsum(counts)
+        offsets = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(ends - counts, counts)
+        return self._order[np.repeat(first, counts) + offsets], counts
 
     def columns(
         self, rows: npt.NDArray[np.int64]
@@ -118,13 +127,13 @@ class BoxStore:
         return np.frombuffer(self.category, dtype=np.int64)[rows], xywh, crowd
 
     def counts_of(self, image: int) -> tuple[int, int]:
-        """(boxes, of which iscrowd) of one image."""
-        return int(self._start[image + 1] - self._start[image]), int(self._crowd_per_image[image])
+        """(boxes, of which iscrowd) of one image (asked for ~7 times an image: a list, not numpy scalars)."""
+        return self._counts[image]
 
     def trainable_categories(self, images: list[int]) -> npt.NDArray[np.int64]:
         """The category id of every non-crowd box of the given images."""
         if not len(self.crowd) or not images:
             return np.zeros(0, np.int64)
-        rows = np.concatenate([self._order[self._start[i] : self._start[i + 1]] for i in images])
+        rows, _ = self._rows(images)
         crowd = np.frombuffer(self.crowd, dtype=np.uint8)[rows]
         return np.frombuffer(self.category, dtype=np.int64)[rows[crowd == 0]]
