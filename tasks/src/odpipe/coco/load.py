@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from odpipe.coco.digits import may_hold_long_integer
+from odpipe.coco.regular import decode_regular
 from odpipe.coco.stream import read_streaming
 from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
@@ -20,12 +22,20 @@ STREAM_ABOVE_BYTES = 64 << 20  # smaller files parse faster whole; larger ones w
 
 def read_json(path: Path) -> Any:
     """Parse JSON, telling truncated files apart from other syntax errors."""
+    return parse_json(_read_bytes(path), path)
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: annotations file not found") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read annotations file: {exc.strerror}") from None
+
+
+def parse_json(raw: bytes, path: Path) -> Any:
+    """``raw`` parsed (``path`` names it in errors)."""
     if not raw.strip():
         raise InputError(f"{path}: file is empty, expected COCO instances JSON")
     fast = _fast_loads(raw)
@@ -47,21 +57,34 @@ def read_json(path: Path) -> Any:
 
 
 _UNPARSED = object()
-_LONG_NUMBER = b"0" * 19
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else b for b in range(256))
 
 
 def _fast_loads(raw: bytes) -> Any:
     """orjson's result where it is certainly json's; _UNPARSED otherwise. orjson turns integers beyond 64
-    bits into floats, so any 19-digit run sends the file to json, as does anything orjson refuses (NaN,
-    lone surrogates, a BOM, a syntax error: json then names the problem)."""
-    # 19 digits in a row, found as 19 zeros once every digit reads '0' (a regex scan costs ~25x more)
-    if orjson is None or _LONG_NUMBER in raw.translate(_DIGITS_AS_ZERO):
+    bits into floats, so any 19-digit integer sends the file to json, as does anything orjson refuses
+    (NaN, lone surrogates, a BOM, a syntax error: json then names the problem)."""
+    if not _orjson_safe(raw):
         return _UNPARSED
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _UNPARSED
+
+
+def _orjson_safe(raw: bytes) -> bool:
+    return orjson is not None and not may_hold_long_integer(raw)
+
+
+def _regular_instances(raw: bytes) -> dict[str, Any] | None:
+    """The document decoded by type (`odpipe.coco.regular`) where that gives what ``parse_json`` and
+    ``AnnotationTable.from_list`` would; None otherwise."""
+    regular = decode_regular(raw)
+    if regular is None:
+        return None
+    doc = {key: _fast_loads(text) for key, text in regular.parts.items()}
+    if any(value is _UNPARSED for value in doc.values()):
+        return None
+    return {**doc, "annotations": regular.annotations}
 
 
 def _first(items: Any) -> dict[str, Any] | None:
@@ -140,7 +163,11 @@ def load_instances(path: Path) -> dict[str, Any]:
     except OSError:
         size = 0  # read_json names the problem
     if size <= STREAM_ABOVE_BYTES:
-        return check_instances(read_json(path), path)
+        raw = _read_bytes(path)
+        doc = _regular_instances(raw)
+        if doc is not None:
+            return check_instances(doc, path, doc.pop("annotations"))
+        return check_instances(parse_json(raw, path), path)
     tables: list[AnnotationTable] = []
 
     def new_table() -> AnnotationTable:

@@ -100,7 +100,7 @@ class AnnotationTable:
         self.boxes = array("d")  # x, y, w, h per row
         self.crowd = bytearray()
         self.irregular: dict[int, Any] = {}  # row -> the annotation exactly as the file had it
-        self.first_object: dict[str, Any] | None = None
+        self.first_object: dict[str, Any] | None = None  # for the kind check (load._check_kind)
         self.any_bbox = False
         self.all_crowd = True
 
