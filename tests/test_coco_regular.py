@@ -161,6 +161,14 @@ def test_a_file_with_other_top_level_keys_is_parsed_the_general_way(
     assert kind == "ok" and got[0]["extra"] == {"kept": [1]}
 
 
+def test_deep_nesting_is_left_to_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.json"
+    path.write_text('{"images": [], "annotations": [{"id": ' + "[" * 50000 + "]" * 50000 + "}]}")
+    assert regular.decode_regular(path.read_bytes()) is None
+    kind, message = _same_both_ways(path, monkeypatch)
+    assert kind == "error" and "nested too deeply" in message
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_named_cases(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "a.json"

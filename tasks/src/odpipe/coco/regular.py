@@ -64,7 +64,7 @@ def decode_regular(raw: bytes) -> Regular | None:
         return None
     try:
         doc = _DECODER.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, RecursionError):  # (ValidationError is a DecodeError)
         return None
     anns = doc.annotations
     if not anns or any(getattr(anns[0], k) is not msgspec.UNSET for k in ("segments_info", "caption", "keypoints")):
