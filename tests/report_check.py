@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from odpipe.reports.html import fmt
@@ -104,13 +105,25 @@ def decode_images(srcs: list[str]) -> list[tuple[int, int]]:
 
     sizes = []
     for src in srcs:
-        m = re.match(r"data:(image/(png|jpeg));base64,(.*)$", src, re.DOTALL)
+        m = re.match(r"data:(image/(png|jpeg|svg\+xml));base64,(.*)$", src, re.DOTALL)
         assert m, f"image not inline: {src[:60]}"
-        with Image.open(io.BytesIO(base64.b64decode(m.group(3), validate=True))) as img:
+        data = base64.b64decode(m.group(3), validate=True)
+        if m.group(2) == "svg+xml":
+            sizes.append(svg_size(data))
+            continue
+        with Image.open(io.BytesIO(data)) as img:
             img.load()
             assert img.format.lower() == {"png": "png", "jpeg": "jpeg"}[m.group(2)]
             sizes.append(img.size)
     return sizes
+
+
+def svg_size(data: bytes) -> tuple[int, int]:
+    """An SVG picture's size, after checking it is well-formed SVG that draws something."""
+    root = ElementTree.fromstring(data)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
+    assert root.findall(".//{http://www.w3.org/2000/svg}rect"), "an SVG plot without a single rect"
+    return int(root.get("width", "0")), int(root.get("height", "0"))
 
 
 def screenshot_dir() -> Path:

@@ -1,6 +1,6 @@
 """prepare's fast paths against the slow ones they stand in for, on real files: the JPEG header reader
-against PIL, image checks made ahead by prefetch workers, label text for many images at once, the dataset
-id's hand-formatted rows, and the background worker."""
+against PIL, image checks made ahead by prefetch workers, label text for many images at once, and the dataset
+id's hand-formatted rows."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from odpipe.prepare import dataset_id as dataset_id_mod
 from odpipe.prepare import images as images_mod
 from odpipe.prepare import yolo
-from odpipe.prepare.background import Worker, result_or_none
 from odpipe.prepare.boxes import BoxStore
 from odpipe.prepare.dataset_id import dataset_id, repr_safe
 from odpipe.prepare.images import ImageCheck, inspect_image
@@ -30,7 +29,7 @@ from odpipe.prepare.pipeline import report_splits
 from odpipe.prepare.prefetch import ImagePrefetch
 from odpipe.prepare.validate import Category, ImageRecord
 from odpipe.prepare.yolo import dataset_name, label_texts, write_coco_split
-from odpipe.reports.dataset import SplitBoxes, images_per_class, plot_data, size_class, size_counts, warm_up_plots
+from odpipe.reports.dataset import SplitBoxes, images_per_class, plot_data, size_class, size_counts
 from PIL import Image
 
 
@@ -214,22 +213,6 @@ def test_dataset_id_keeps_file_order_where_boxes_tie() -> None:
         rec.store.add(0, row, 3, (x, 1.0, 2.0, 2.0), row == 5)
     rec.store.finish(1)
     assert dataset_id(cats, [rec], {}) == _reference_id(cats, [rec], {})
-
-
-def _double(x: int) -> int:
-    if x < 0:
-        raise ValueError("negative")
-    return 2 * x
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_worker_here_or_in_a_process(enabled: bool) -> None:
-    with Worker(enabled, warm=warm_up_plots) as worker:
-        assert worker.submit(_double, 21).result() == 42
-        failed = worker.submit(_double, -1)
-        with pytest.raises(ValueError, match="negative"):
-            failed.result()
-        assert result_or_none(failed) is None
 
 
 def _reference_coco(chosen: list[ImageRecord], categories: list[Category], split: str) -> dict[str, object]:

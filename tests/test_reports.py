@@ -176,12 +176,17 @@ def test_a_report_never_fails_its_step(prepared: Path, tmp_path: Path) -> None:
     assert "the report is incomplete" in html and not parse(html).errors
     assert "stats-table" in parse(html).tables  # what was built before the failure stays
 
-    from odpipe.reports.html import Page
-    from odpipe.reports.plots import add_plot, histograms
+    from odpipe.reports.html import Page, add_drawn
+    from odpipe.reports.plots import add_plot, curves
+    from odpipe.reports.svg import histogram_chart
 
     page = Page("t")
-    assert not add_plot(page, "areas", histograms({"train": ["not a number"]}, "area", "areas"))  # type: ignore[dict-item]
-    assert page.notes and "plot 'areas' could not be drawn: ValueError" in page.notes[0]
+    bad_values = {"train": ["not a number"]}
+    draw = lambda: histogram_chart(bad_values, "area", "areas")  # type: ignore[dict-item]  # noqa: E731
+    assert not add_drawn(page, "plot 'areas'", draw, "image/svg+xml", "areas")
+    assert not add_plot(page, "pr", curves({"a": ([0.0, 1.0], [1.0])}, "recall", "precision", "pr"))  # x, y lengths
+    assert len(page.notes) == 2 and "plot 'areas' could not be drawn: ValueError" in page.notes[0]
+    assert "plot 'pr' could not be drawn" in page.notes[1]
     assert "<img" not in page.render()
 
     def broken() -> str:

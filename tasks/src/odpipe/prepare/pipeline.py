@@ -30,18 +30,17 @@ from odpipe.dataset_manifest import (
 from odpipe.errors import InputError
 from odpipe.jsonfile import write_json
 from odpipe.prepare import augment as augment_mod
-from odpipe.prepare.background import Worker, result_or_none
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import HashCache
 from odpipe.prepare.label_slots import LabelSlots, label_slots
-from odpipe.prepare.parallel import MIN_PARALLEL, available_cpus
+from odpipe.prepare.parallel import available_cpus
 from odpipe.prepare.prefetch import PREFETCH_ABOVE_BYTES, ImagePrefetch
 from odpipe.prepare.report import Report
 from odpipe.prepare.split import assign_splits, keep_backgrounds, read_val_list
 from odpipe.prepare.sync import local_dir_for, sync_prefix
 from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, validate
 from odpipe.prepare.yolo import LinkMode, dataset_name, write_coco_split, write_split_images
-from odpipe.reports.dataset import PlotData, SplitBoxes, plot_data, render_plots, warm_up_plots
+from odpipe.reports.dataset import SplitBoxes
 from odpipe.storage import S3Uri, Storage, is_s3_uri
 
 
@@ -196,9 +195,7 @@ def _prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None) -> P
             val_list = read_val_list(opts.val_list) if opts.val_list else None
             images_root = _images_root(opts.images, layout, storage)
             validated = _validate(opts, sources, images_root, layout, report, prefetch)
-        with Worker(_overlap(opts, validated.images), warm=warm_up_plots) as worker:
-            inputs = (augment_doc, val_list)
-            return _publish(opts, layout, report, sources, validated, images_root, inputs, (worker, slots))
+        return _publish(opts, layout, report, sources, validated, images_root, (augment_doc, val_list), slots)
 
 
 def _publish(
@@ -209,13 +206,11 @@ def _publish(
     validated: Validated,
     images_root: Path,
     inputs: tuple[dict[str, Any] | None, Any],
-    helpers: tuple[Worker, LabelSlots | None],
+    slots: LabelSlots | None,
 ) -> PrepareResult:
     """Split, name and (unless it exists) build the dataset; the outputs. ``inputs``: the augmentation
-    config and the val list; ``helpers``: where the report's plots are drawn meanwhile, and empty files
-    made ahead for the labels."""
+    config and the val list; ``slots``: empty files made ahead for the labels."""
     augment_doc, val_list = inputs
-    worker, slots = helpers
     for src in sources:  # the kept boxes are in the BoxStore now: free the raw annotation table
         src.doc.pop("annotations", None)
     images = _select_and_split(opts, validated.images, val_list, sources, report)
@@ -225,7 +220,6 @@ def _publish(
     final = layout.data / contract.DATA_DATASETS / ds_id
     manifest = prepared_manifest(final)
     reused = can_reuse(manifest, ds_id)
-    report_docs, rendered = None, None  # made early (below) when the dataset is built
     if manifest is not None and reused:
         info(f"dataset {ds_id} already prepared at {final}: reused")
     elif manifest is not None:
@@ -235,12 +229,9 @@ def _publish(
         plan = BuildPlan(
             ds_id, final, layout.data, images_root, images, validated.categories, params, augment_doc, source
         )
-        report_docs = report_splits(images, validated.categories)
-        plots = worker.submit(render_plots, _plot_data(plan, report_docs[0]))
         manifest = _build(plan, opts, slots)
-        rendered = result_or_none(plots)  # None: the report draws them itself
     write_manifest(layout.output(contract.DATASET_MANIFEST), manifest)
-    _write_dataset_report(layout, manifest, report, images, validated.categories, final, report_docs, rendered)
+    _write_dataset_report(layout, manifest, report, images, validated.categories, final)
     layout.write_param(contract.PARAM_DATASET_ID, ds_id)
     return PrepareResult(ds_id, final, reused, manifest, report)
 
@@ -252,26 +243,17 @@ def _write_dataset_report(
     images: list[ImageRecord],
     categories: list[Category],
     dataset_dir: Path,
-    docs: tuple[dict[str, dict[str, Any]], int] | None = None,
-    rendered: dict[str, bytes] | None = None,
 ) -> None:
-    """dataset-report.html (never fails the step; a failure is a note in it and a warning here).
-    ``docs``: report_splits' answer when made already; ``rendered``: its plots when drawn already."""
+    """dataset-report.html (never fails the step; a failure is a note in it and a warning here)."""
     from odpipe.reports.dataset import TITLE, dataset_report
     from odpipe.reports.write import write_report
 
     def make() -> str:
-        splits, stride = docs or report_splits(images, categories)
+        splits, stride = report_splits(images, categories)
         sampled = f"every {stride}th image of each split" if stride > 1 else None
-        return dataset_report(manifest, report.to_dict(), splits, dataset_dir, sampled=sampled, rendered=rendered)
+        return dataset_report(manifest, report.to_dict(), splits, dataset_dir, sampled=sampled)
 
     write_report(layout.output(contract.DATASET_REPORT), TITLE, make)
-
-
-def _plot_data(plan: BuildPlan, splits: dict[str, dict[str, Any]]) -> PlotData:
-    """The report's plot data from what the manifest will hold (its classes and per-split counts)."""
-    classes = [{"name": c.name} for c in plan.categories]
-    return plot_data({"classes": classes, "splits": _counts(plan.images, plan.categories)}, splits)
 
 
 REPORT_BOX_BUDGET = 1_000_000  # boxes held for the report's per-split statistics (~50 bytes each)
@@ -442,13 +424,6 @@ def _build(plan: BuildPlan, opts: PrepareOptions, slots: LabelSlots | None = Non
         manifest = _write_dataset(tmp, plan, opts, slots)
     info(f"dataset {plan.dataset_id} written to {plan.final}")
     return manifest
-
-
-def _overlap(opts: PrepareOptions, images: list[ImageRecord]) -> bool:
-    """Whether to draw the report's plots in a worker process while this one writes the dataset. (The
-    dataset's files themselves are written from this process only: on this ext4, a second process
-    creating files at the same time, even in another folder, made both ~3x slower.)"""
-    return (opts.workers or available_cpus()) > 1 and len(images) >= MIN_PARALLEL
 
 
 def _write_dataset(tmp: Path, plan: BuildPlan, opts: PrepareOptions, slots: LabelSlots | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@ instances of each split and the validation report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import numpy.typing as npt
 
 from odpipe.reports.html import Page, add_drawn
 from odpipe.reports.images import TRUTH, Drawn, add_image
-from odpipe.reports.plots import Draw, add_plot, bars, figure_png, histograms
+from odpipe.reports.svg import bar_chart, histogram_chart
 from odpipe.reports.write import render_report
 
 TITLE = "odpipe dataset report"
@@ -66,18 +67,14 @@ def dataset_report(
     splits: dict[str, dict[str, Any]],
     root: Path,
     sampled: str | None = None,
-    rendered: dict[str, bytes] | None = None,
 ) -> str:
     """The page. ``splits``: split name -> COCO instances of that split (file names under
     ``root/images/<split>``); ``findings``: report.json; ``sampled``: which images ``splits`` holds when
-    not all of them (large sets); ``rendered``: the plots as `render_plots` made them, by caption (drawn
-    here when absent)."""
+    not all of them (large sets)."""
 
     def plot(page: Page, caption: str) -> None:
-        if rendered and caption in rendered:
-            add_drawn(page, f"plot '{caption}'", lambda: rendered[caption], "image/png", caption)
-        else:
-            add_plot(page, caption, plots(manifest, splits)[caption])
+        draw = lambda: charts(plot_data(manifest, splits))[caption]()  # noqa: E731 (a failure is a note)
+        add_drawn(page, f"plot '{caption}'", draw, "image/svg+xml", caption)
 
     def build(page: Page) -> None:
         page.text(f"dataset {manifest['dataset_id']}", cls="meta")
@@ -168,28 +165,14 @@ def plot_data(manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> Pl
     return names, series, areas, ratios
 
 
-def _draws(data: PlotData) -> dict[str, Draw]:
+def charts(data: PlotData) -> dict[str, Callable[[], bytes]]:
+    """The page's plots as SVG, by caption (each drawn when called, so that one failing is a note)."""
     names, series, areas, ratios = data
     return {
-        BARS: bars(names, series, "boxes", "boxes per class"),
-        AREAS: histograms(areas, "area (px²)", "box area", log=True),
-        RATIOS: histograms(ratios, "w/h", "aspect ratio", log=True),
+        BARS: lambda: bar_chart(names, series, "boxes", "boxes per class"),
+        AREAS: lambda: histogram_chart(areas, "area (px²)", "box area", log=True),
+        RATIOS: lambda: histogram_chart(ratios, "w/h", "aspect ratio", log=True),
     }
-
-
-def plots(manifest: dict[str, Any], splits: dict[str, dict[str, Any]]) -> dict[str, Draw]:
-    return _draws(plot_data(manifest, splits))
-
-
-def warm_up_plots() -> None:
-    """Import what drawing needs (a worker does this while prepare names the dataset)."""
-    figure_png(lambda _fig: None, (1.0, 1.0))
-
-
-def render_plots(data: PlotData) -> dict[str, bytes]:
-    """The page's plots as PNG, by caption (for a worker process: matplotlib's import and drawing take
-    ~1.4 s, which prepare overlaps with writing the dataset)."""
-    return {caption: figure_png(draw) for caption, draw in _draws(data).items()}
 
 
 def _findings(page: Page, findings: dict[str, Any]) -> None:

@@ -59,27 +59,6 @@ def bars(labels: Sequence[str], series: dict[str, Sequence[float]], ylabel: str,
     return draw
 
 
-def histograms(series: dict[str, Sequence[float]], xlabel: str, title: str, log: bool = False) -> Draw:
-    def draw(fig: Any) -> None:
-        import numpy as np
-
-        ax = fig.add_subplot(1, 1, 1)
-        values = [np.asarray(v, dtype=float) for v in series.values()]
-        finite = np.concatenate(values) if values else np.zeros(0)
-        if log:
-            finite = np.log10(finite[finite > 0])
-        bins = np.histogram_bin_edges(finite, bins=30) if finite.size else 10
-        for name, v in zip(series, values, strict=True):
-            data = np.log10(v[v > 0]) if log else v
-            ax.hist(data, bins=bins, alpha=0.5, label=f"{name} ({len(v)})")
-        ax.set_xlabel(f"log10 {xlabel}" if log else xlabel)
-        ax.set_ylabel("boxes")
-        ax.set_title(title)
-        ax.legend(fontsize=8)
-
-    return draw
-
-
 def curves(lines: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str, title: str) -> Draw:
     def draw(fig: Any) -> None:
         ax = fig.add_subplot(1, 1, 1)
