@@ -19,7 +19,7 @@ COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 FONT = 11  # px
 CHAR = 0.6 * FONT  # a character's average advance in DejaVu Sans / Arial, for margins
 LABEL_CHARS = 28  # longer class names are cut (the full name is in the bar's tooltip)
-HEIGHT, MIN_WIDTH, GROUP_MIN = 360, 630, 14  # px; the least width of one class's group of bars
+PLOT_H, MIN_WIDTH, GROUP_MIN = 270, 630, 14  # px; the least width of one class's group of bars
 LEFT, RIGHT, TOP = 64, 16, 34
 
 
@@ -138,8 +138,8 @@ def bar_chart(labels: Sequence[str], series: dict[str, Sequence[float]], ylabel:
     """Grouped bars: one group per label, one bar per series (a legend when there are several)."""
     width = max(MIN_WIDTH, LEFT + RIGHT + GROUP_MIN * len(labels))
     group = (width - LEFT - RIGHT) / max(len(labels), 1)
-    canvas = _Canvas(width, 0, _label_room(labels, group))
-    canvas.height = HEIGHT + canvas.bottom - 60
+    room = _label_room(labels, group)
+    canvas = _Canvas(width, TOP + PLOT_H + room, room)
     ymax = max((float(v) for values in series.values() for v in values), default=0.0)
     top = canvas.frame(title, "", ylabel, ymax if ymax > 0 else 1.0)
     bar = 0.8 * group / max(len(series), 1)
@@ -163,7 +163,7 @@ def histogram_chart(series: dict[str, Sequence[float]], xlabel: str, title: str,
     pooled = np.concatenate(list(shown.values())) if shown else np.zeros(0)
     edges = np.histogram_bin_edges(pooled, bins=30) if pooled.size else np.linspace(0.0, 1.0, 11)
     counts = {name: np.histogram(v, bins=edges)[0] for name, v in shown.items()}
-    canvas = _Canvas(MIN_WIDTH, HEIGHT, 50)
+    canvas = _Canvas(MIN_WIDTH, TOP + PLOT_H + 50, 50)
     ymax = max((int(c.max()) for c in counts.values() if c.size), default=0)
     top = canvas.frame(title, f"log10 {xlabel}" if log else xlabel, "boxes", max(ymax, 1))
     lo, span = float(edges[0]), float(edges[-1] - edges[0]) or 1.0
