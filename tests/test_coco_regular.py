@@ -161,6 +161,21 @@ def test_a_file_with_other_top_level_keys_is_parsed_the_general_way(
     assert kind == "ok" and got[0]["extra"] == {"kept": [1]}
 
 
+@pytest.mark.parametrize(
+    "bad", [b'"x": "\xff"', b'"\xff": 1', b'"segmentation": {"counts": "\x80abc"}', b'"x": "\xc0\xaf\xe2\x82"']
+)
+def test_bad_utf8_in_a_skipped_field_is_left_to_the_general_parse(
+    bad: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """msgspec skips what it does not decode without checking its UTF-8; json names the byte."""
+    path = tmp_path / "a.json"
+    ann = b'{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], ' + bad + b"}"
+    path.write_bytes(b'{"images": [], "categories": [{"id": 1, "name": "a"}], "annotations": [' + ann + b"]}")
+    assert regular.decode_regular(path.read_bytes()) is None
+    kind, message = _same_both_ways(path, monkeypatch)
+    assert kind == "error" and "not UTF-8 text" in message
+
+
 def test_deep_nesting_is_left_to_the_general_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "a.json"
     path.write_text('{"images": [], "annotations": [{"id": ' + "[" * 50000 + "]" * 50000 + "}]}")
