@@ -58,6 +58,13 @@ def test_class_names_are_escaped_and_cut_but_whole_in_the_tooltip() -> None:
     assert _bars(svg)[0][2] == f"{hostile} (train): 5 boxes"
 
 
+def test_characters_xml_forbids_are_replaced_not_left_to_break_the_picture() -> None:
+    """A class name is any non-blank string: control characters and lone surrogates (json accepts
+    them) must not make the SVG unreadable, which a browser shows as a broken image and no note."""
+    svg = bar_chart(["a\x01b", "c\ud800", "d\ufffe"], {"train": [1, 2, 3]}, "boxes", "t\x00")
+    assert {"a\ufffdb", "c\ufffd", "d\ufffd", "t\ufffd"} <= set(_texts(svg))
+
+
 def test_many_classes_widen_the_chart_and_stand_their_names_up() -> None:
     names = [f"class {i}" for i in range(80)]
     svg = bar_chart(names, {"train": list(range(80))}, "boxes", "t")
@@ -80,6 +87,11 @@ def test_histograms_count_every_value_once(log: bool) -> None:
     shown = {k: int((v > 0).sum()) if log else len(v) for k, v in series.items()}
     assert counted == shown
     assert "train (5000)" in _texts(svg) and "val (702)" in _texts(svg)
+
+
+def test_values_that_are_not_finite_are_left_out() -> None:
+    svg = histogram_chart({"train": [1.0, float("inf"), float("nan"), 100.0]}, "w/h", "aspect ratio", log=True)
+    assert sum(int(re.match(r"train: (\d+)", tip).group(1)) for _, _, tip in _bars(svg)) == 2  # type: ignore[union-attr]
 
 
 def test_an_empty_split_still_draws_its_axes() -> None:

@@ -9,6 +9,7 @@ matplotlib's defaults, so these sit well beside the model report's plots.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -21,6 +22,14 @@ CHAR = 0.6 * FONT  # a character's average advance in DejaVu Sans / Arial, for m
 LABEL_CHARS = 28  # longer class names are cut (the full name is in the bar's tooltip)
 PLOT_H, MIN_WIDTH, GROUP_MIN = 270, 630, 14  # px; the least width of one class's group of bars
 LEFT, RIGHT, TOP = 64, 16, 34
+
+
+# characters XML 1.0 does not allow (a class name may hold them); escape() leaves them in
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", text))
 
 
 @dataclass
@@ -41,14 +50,14 @@ class _Canvas:
     def text(self, x: float, y: float, text: str, anchor: str = "middle", rotate: float = 0, size: int = FONT) -> None:
         turn = f' transform="rotate({rotate:g} {x:.1f} {y:.1f})"' if rotate else ""
         self.parts.append(
-            f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{turn}>{escape(text)}</text>'
+            f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{turn}>{_xml(text)}</text>'
         )
 
     def rect(self, x: float, y: float, w: float, h: float, colour: str, tip: str, opacity: float = 1.0) -> None:
         fill = f' fill-opacity="{opacity:g}"' if opacity < 1 else ""
         self.parts.append(
             f'<rect class="bar" x="{x:.2f}" y="{y:.2f}" width="{max(w, 0):.2f}" height="{max(h, 0):.2f}" '
-            f'fill="{colour}"{fill}><title>{escape(tip)}</title></rect>'
+            f'fill="{colour}"{fill}><title>{_xml(tip)}</title></rect>'
         )
 
     def frame(self, title: str, xlabel: str, ylabel: str, ymax: float) -> float:
@@ -87,7 +96,7 @@ class _Canvas:
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width:.0f}" height="{self.height:.0f}" '
             f'viewBox="0 0 {self.width:.0f} {self.height:.0f}" role="img" '
             f'font-family="DejaVu Sans, Arial, Helvetica, sans-serif">'
-            f'<title>{escape(title)}</title><rect width="100%" height="100%" fill="#fff"/>'
+            f'<title>{_xml(title)}</title><rect width="100%" height="100%" fill="#fff"/>'
         )
         return (head + "".join(self.parts) + "</svg>").encode()
 
@@ -157,9 +166,10 @@ def bar_chart(labels: Sequence[str], series: dict[str, Sequence[float]], ylabel:
 
 def histogram_chart(series: dict[str, Sequence[float]], xlabel: str, title: str, log: bool = False) -> bytes:
     """Overlaid histograms on 30 shared bins (of log10 of the values when ``log``: non-positive values
-    are left out there); the legend gives each series' number of values."""
+    are left out there; so are infinite and NaN ones); the legend gives each series' number of values."""
     values = {name: np.asarray(v, dtype=float) for name, v in series.items()}
-    shown = {name: np.log10(v[v > 0]) if log else v[np.isfinite(v)] for name, v in values.items()}
+    finite = {name: v[np.isfinite(v)] for name, v in values.items()}
+    shown = {name: np.log10(v[v > 0]) if log else v for name, v in finite.items()}
     pooled = np.concatenate(list(shown.values())) if shown else np.zeros(0)
     edges = np.histogram_bin_edges(pooled, bins=30) if pooled.size else np.linspace(0.0, 1.0, 11)
     counts = {name: np.histogram(v, bins=edges)[0] for name, v in shown.items()}
