@@ -35,8 +35,10 @@ class BoxStore:
         self.other_ids: dict[int, Any] = {}  # row -> an annotation id that is not a plain integer
         self._order: npt.NDArray[np.int64] = np.zeros(0, np.int64)
         self._start: npt.NDArray[np.int64] = np.zeros(1, np.int64)
-        self._crowd_per_image: npt.NDArray[np.int64] = np.zeros(0, np.int64)
-        self._counts: list[tuple[int, int]] = []  # (boxes, of which iscrowd) per image, for counts_of
+        # boxes and crowd boxes per image, as lists: counts_of is asked ~7 times an image, and a numpy
+        # scalar read costs more than the list's 8 bytes an entry (small ints are shared objects)
+        self._boxes_per_image: list[int] = []
+        self._crowd_per_image: list[int] = []
 
     def add(self, image: int, orig_id: Any, category_id: int, xywh: tuple[float, ...], crowd: bool) -> None:
         row = len(self.crowd)
@@ -69,8 +71,8 @@ class BoxStore:
         counts = np.bincount(owner, minlength=images) if len(owner) else np.zeros(images, np.int64)
         self._start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         crowd = np.frombuffer(self.crowd, dtype=np.uint8) if len(self.crowd) else np.zeros(0, np.uint8)
-        self._crowd_per_image = np.bincount(owner, weights=crowd, minlength=images).astype(np.int64)
-        self._counts = list(zip(counts.tolist(), self._crowd_per_image.tolist(), strict=True))
+        self._boxes_per_image = counts.tolist()
+        self._crowd_per_image = np.bincount(owner, weights=crowd, minlength=images).astype(np.int64).tolist()
 
     def rows_of(self, image: int) -> list[int]:
         return self._order[self._start[image] : self._start[image + 1]].tolist()  # type: ignore[no-any-return]
@@ -127,8 +129,8 @@ class BoxStore:
         return np.frombuffer(self.category, dtype=np.int64)[rows], xywh, crowd
 
     def counts_of(self, image: int) -> tuple[int, int]:
-        """(boxes, of which iscrowd) of one image (asked for ~7 times an image: a list, not numpy scalars)."""
-        return self._counts[image]
+        """(boxes, of which iscrowd) of one image."""
+        return self._boxes_per_image[image], self._crowd_per_image[image]
 
     def trainable_categories(self, images: list[int]) -> npt.NDArray[np.int64]:
         """The category id of every non-crowd box of the given images."""
