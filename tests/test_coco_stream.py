@@ -108,3 +108,22 @@ def test_many_annotations_decoded_in_batches(tmp_path: Path, monkeypatch: pytest
     whole = _load(path, False, 5000, monkeypatch)
     assert _load(path, True, 5000, monkeypatch) == whole
     assert sum(batches) > 2000  # most elements came through the batch path, cut at a '}' in a string or not
+
+
+def test_a_window_may_end_inside_any_number(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window that ends at "1e+" of "1e+16" (json's scanner fails there at the 'e', two characters before
+    the end) is read on, not reported as a syntax error: every cut of the file reads as the whole file."""
+    doc = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 1.5e3, "height": 12}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1.0638802010236358e16, 2e-05, -3.5e-300, 4]},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 1e-05},
+        ],
+        "categories": [{"id": 1, "name": "x"}],
+    }
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(doc))
+    whole = _load(path, False, 4096, monkeypatch)
+    assert whole[0] == "ok"
+    for chunk in range(1, len(path.read_text()) + 2):
+        assert _load(path, True, chunk, monkeypatch) == whole, chunk

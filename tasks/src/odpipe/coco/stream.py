@@ -110,8 +110,11 @@ class StreamReader:
                     self.pos = end
                     return obj
             except json.JSONDecodeError as exc:
-                cut = exc.pos >= len(self.buf.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
-                if self.eof or not cut:
+                end = len(self.buf.rstrip())
+                cut = exc.pos >= end - 1 or exc.msg.startswith("Unterminated string")
+                # "1e+" at the window's end fails at its 'e', two characters before the end: anything that
+                # fails within the margin is read on before it is called an error
+                if self.eof or not (cut or exc.pos >= end - _MARGIN):
                     raise self.fail(exc.msg, exc.pos, truncated=self.eof and cut) from None
             self.fill()
 
