@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from odpipe.coco import load, regular
+from odpipe.coco import load, regular, stream
 from odpipe.errors import InputError
 
 pytestmark = pytest.mark.skipif(regular.msgspec is None, reason="msgspec is not installed (the prepare extra has it)")
@@ -19,11 +19,16 @@ pytestmark = pytest.mark.skipif(regular.msgspec is None, reason="msgspec is not 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _loaded(path: Path, typed: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
-    """load_instances' answer, with the typed decode on or off, in a comparable form."""
+def _loaded(path: Path, typed: bool, monkeypatch: pytest.MonkeyPatch, chunk: int = 0) -> tuple[str, Any]:
+    """load_instances' answer, with the typed decode on or off, in a comparable form; ``chunk``: parsed
+    streaming, in windows of that many bytes (the typed decode takes whole windows of annotations)."""
     with monkeypatch.context() as m:
         if not typed:
             m.setattr(regular, "msgspec", None)
+        if chunk:
+            m.setattr(load, "STREAM_ABOVE_BYTES", 0)
+            m.setattr(stream, "CHUNK", chunk)
+            m.setattr(stream, "_BATCH_MIN", 0)
         try:
             doc = load.load_instances(path)
         except InputError as exc:
@@ -34,9 +39,13 @@ def _loaded(path: Path, typed: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[s
 
 
 def _same_both_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
-    typed, general = _loaded(path, True, monkeypatch), _loaded(path, False, monkeypatch)
-    assert typed == general
-    return typed
+    """The typed decode's answer, whole and streamed, is the general parse's (the streamed document also
+    keeps top-level keys the whole-file typed decode would not take)."""
+    general = _loaded(path, False, monkeypatch)
+    assert _loaded(path, True, monkeypatch) == general
+    for chunk in (200, 1 << 12):
+        assert _loaded(path, True, monkeypatch, chunk) == general
+    return general
 
 
 def _doc(annotations: list[Any]) -> dict[str, Any]:

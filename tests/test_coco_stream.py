@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from odpipe.coco import load, stream
+from odpipe.coco import load, regular, stream
 from odpipe.errors import InputError
 
 GOOD = {
@@ -38,6 +38,7 @@ BROKEN = {
     "panoptic": '{"images": [], "annotations": [{"segments_info": []}], "categories": [{"id": 1}]}',
     "no-bbox": '{"images": [], "annotations": [{"id": 1}], "categories": [{"id": 1}]}',
     "all-crowd": '{"images": [], "annotations": [{"bbox": [1,1,1,1], "iscrowd": 1}], "categories": [{"id": 1}]}',
+    "deep-nesting": '{"images": [], "annotations": [{"id": ' + "[" * 20000 + "]" * 20000 + "}]}",
 }
 
 
@@ -92,22 +93,36 @@ def test_regular_rows_are_stored_as_numbers(tmp_path: Path, monkeypatch: pytest.
     }
 
 
-def test_many_annotations_decoded_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("typed", [False, True])
+def test_many_annotations_decoded_in_batches(typed: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most elements come through a batch path: json's scanner on a window's text, or (``typed``) the
+    annotation table's typed decode of it, cut at a '}' in a string or not."""
     anns = [{"id": i, "image_id": 1, "category_id": 1, "bbox": [i, 2.5, 3, 4], "note": "}, {"} for i in range(3000)]
     path = tmp_path / "a.json"
     path.write_text(json.dumps({**GOOD, "annotations": anns}))
-    batches: list[int] = []
-    real = stream._batch
+    batched: list[int] = []  # elements taken through json's scanner a window at a time
+    typed_in: list[int] = []  # and through the typed decode
+    real_batch, real_text = stream._batch, regular.StreamedTable.extend_text
 
     def counting(reader: stream.StreamReader) -> list[object] | None:
-        items = real(reader)
-        batches.append(len(items) if items is not None else 0)
+        items = real_batch(reader)
+        batched.append(len(items) if items is not None else 0)
         return items
 
+    def counting_text(table: regular.StreamedTable, text: str) -> bool:
+        before = len(table)
+        taken = real_text(table, text)
+        typed_in.append(len(table) - before)
+        return taken
+
     monkeypatch.setattr(stream, "_batch", counting)
+    monkeypatch.setattr(regular.StreamedTable, "extend_text", counting_text)
+    if not typed:
+        monkeypatch.setattr(regular, "msgspec", None)
     whole = _load(path, False, 5000, monkeypatch)
+    batched.clear()
     assert _load(path, True, 5000, monkeypatch) == whole
-    assert sum(batches) > 2000  # most elements came through the batch path, cut at a '}' in a string or not
+    assert sum(typed_in if typed else batched) > 2000
 
 
 def test_a_window_may_end_inside_any_number(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from odpipe.coco.digits import may_hold_long_integer
-from odpipe.coco.regular import decode_regular
+from odpipe.coco.regular import StreamedTable, decode_regular
 from odpipe.coco.stream import read_streaming
 from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
@@ -168,10 +168,10 @@ def load_instances(path: Path) -> dict[str, Any]:
         if doc is not None:
             return check_instances(doc, path, doc.pop("annotations"))
         return check_instances(parse_json(raw, path), path)
-    tables: list[AnnotationTable] = []
+    tables: list[StreamedTable] = []
 
-    def new_table() -> AnnotationTable:
-        tables.append(AnnotationTable())
+    def new_table() -> StreamedTable:
+        tables.append(StreamedTable())
         return tables[-1]
 
     doc = read_streaming(path, {"annotations": new_table})

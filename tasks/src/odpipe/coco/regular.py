@@ -50,6 +50,7 @@ if msgspec is not None:
         licenses: msgspec.Raw = msgspec.UNSET
 
     _DECODER = msgspec.json.Decoder(_Instances)
+    _BATCH_DECODER = msgspec.json.Decoder(list[_Annotation])
 
 
 def _utf8(raw: bytes) -> bool:
@@ -79,17 +80,25 @@ def decode_regular(raw: bytes) -> Regular | None:
     except (msgspec.DecodeError, RecursionError):  # (ValidationError is a DecodeError)
         return None
     anns = doc.annotations
-    if not anns or any(getattr(anns[0], k) is not msgspec.UNSET for k in ("segments_info", "caption", "keypoints")):
+    if not anns or any(getattr(anns[0], k) is not msgspec.UNSET for k in _KINDS):
         return None
     present = [k for k in ("info", "licenses", "images", "categories") if getattr(doc, k) is not msgspec.UNSET]
     return Regular({k: bytes(getattr(doc, k)) for k in present}, _table(anns))
 
 
 def _table(anns: list[Any]) -> AnnotationTable:
-    """The table `AnnotationTable.extend` builds from these annotations as dicts (all regular: integers
-    of at most 18 digits fit int64, and box numbers are finite)."""
-    n = len(anns)
     table = AnnotationTable()
+    _append(table, anns)
+    return table
+
+
+_KINDS = ("segments_info", "caption", "keypoints")
+
+
+def _append(table: AnnotationTable, anns: list[Any]) -> None:
+    """What `AnnotationTable.extend` does with these annotations as dicts (all regular: integers of at most
+    18 digits fit int64, and box numbers are finite)."""
+    n = len(anns)
     columns = (table.ids, table.image_ids, table.category_ids)
     for target, key in zip(columns, ("id", "image_id", "category_id"), strict=True):
         target.frombytes(np.fromiter(map(attrgetter(key), anns), np.int64, n).tobytes())
@@ -97,7 +106,30 @@ def _table(anns: list[Any]) -> AnnotationTable:
     table.boxes.frombytes(boxes.tobytes())
     crowd = bytearray(c in (1, True) for c in map(attrgetter("iscrowd"), anns))
     table.crowd += crowd
-    table.first_object = {"id": anns[0].id, "bbox": list(anns[0].bbox)}
+    if table.first_object is None:
+        table.first_object = {"id": anns[0].id, "bbox": list(anns[0].bbox)}
     table.any_bbox = True
-    table.all_crowd = all(crowd)
-    return table
+    table.all_crowd = table.all_crowd and all(crowd)
+
+
+class StreamedTable(AnnotationTable):
+    """An annotation table that also takes a batch of a streamed file's annotations as text
+    (`odpipe.coco.stream`), decoded by type when all of them are regular: ~6x faster than json's scanner
+    on the 118k-image file's 4 MB windows."""
+
+    def extend_text(self, text: str) -> bool:
+        """Take the annotations of ``text`` (a JSON list) when `extend` would give the same rows from its
+        parse; False, taking nothing, otherwise."""
+        if msgspec is None:
+            return False
+        raw = text.encode()
+        if may_hold_long_integer(raw):
+            return False
+        try:
+            anns = _BATCH_DECODER.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            return False
+        if not anns or (self.first_object is None and any(getattr(anns[0], k) is not msgspec.UNSET for k in _KINDS)):
+            return False
+        _append(self, anns)
+        return True

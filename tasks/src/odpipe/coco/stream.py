@@ -26,11 +26,15 @@ class _NeedMore(Exception):
 
 
 class Sink(Protocol):
-    """Where the elements of a streamed list go: one at a time, or a batch of them in list order."""
+    """Where the elements of a streamed list go: one at a time, or a batch of them in list order, or a
+    batch as the text of a JSON list, which the sink takes only when it can take it whole exactly as it
+    would take the parsed elements (else it returns False and they come parsed)."""
 
     def add(self, item: Any) -> None: ...
 
     def extend(self, items: list[Any]) -> None: ...
+
+    def extend_text(self, text: str) -> bool: ...
 
 
 class StreamReader:
@@ -44,6 +48,7 @@ class StreamReader:
         self.line, self.col = 0, 0  # newlines and trailing columns of the text already dropped
         self.scan = json.JSONDecoder().raw_decode
         self.fills, self.batch_failed = 0, -1  # windows read; the window where a batch last failed
+        self.text_failed = -1  # the window where a sink last refused a batch as text
 
     def fill(self) -> None:
         """Drop what was consumed and append the next chunk (sets eof at the end of the file)."""
@@ -60,6 +65,12 @@ class StreamReader:
         self.bytes_read += len(raw)
         self.buf, self.pos, self.eof = self.buf[self.pos :] + text, 0, not raw
         self.fills += 1
+
+    def _scan_at(self, pos: int) -> tuple[Any, int]:
+        try:
+            return self.scan(self.buf, pos)  # type: ignore[no-any-return]
+        except RecursionError:
+            raise _nested_too_deeply(self.path) from None
 
     def where(self, pos: int) -> tuple[int, int]:
         """(line, column), 1-based, of a position in the window."""
@@ -104,7 +115,7 @@ class StreamReader:
         self.peek()
         while True:
             try:
-                obj, end = self.scan(self.buf, self.pos)
+                obj, end = self._scan_at(self.pos)
                 # a number may be cut short by the window ("1e" of "1e+300"): keep a margin unless at the end
                 if end + _MARGIN <= len(self.buf) or self.eof:
                     self.pos = end
@@ -117,6 +128,10 @@ class StreamReader:
                 if self.eof or not (cut or exc.pos >= end - _MARGIN):
                     raise self.fail(exc.msg, exc.pos, truncated=self.eof and cut) from None
             self.fill()
+
+
+def _nested_too_deeply(path: Path) -> InputError:
+    return InputError(f"{path}: JSON nested too deeply to parse (thousands of levels of [ or {{)")
 
 
 def _batch(reader: StreamReader) -> list[Any] | None:
@@ -134,24 +149,45 @@ def _batch(reader: StreamReader) -> list[Any] | None:
         return None
     try:
         items, end = reader.scan("[" + buf[start : cut + 1] + "]")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # element by element names the problem
         reader.batch_failed = reader.fills
         return None
     reader.pos = start + end - 2 if end != cut - start + 3 else cut + 1  # at the list's own ']', or past the cut
     return items  # type: ignore[no-any-return]
 
 
-def _list(reader: StreamReader, one: Callable[[Any], None], many: Callable[[list[Any]], None]) -> None:
+def _text_batch(reader: StreamReader, take: Callable[[str], bool]) -> bool:
+    """The list elements that end before the window does, as the text of a JSON list, handed to ``take``
+    (a sink's extend_text); whether it took them. The cut is `_batch`'s: a text it leaves unbalanced
+    is refused by the sink's strict parser, and then `_batch` and the scanner go on as they would."""
+    buf, start = reader.buf, reader.pos
+    if reader.text_failed == reader.fills:
+        return False
+    cut = buf.rfind("}", start, len(buf) - _MARGIN)
+    if cut < start + _BATCH_MIN or not take("[" + buf[start : cut + 1] + "]"):
+        reader.text_failed = reader.fills
+        return False
+    reader.pos = cut + 1
+    return True
+
+
+def _list(
+    reader: StreamReader,
+    one: Callable[[Any], None],
+    many: Callable[[list[Any]], None],
+    text: Callable[[str], bool] | None = None,
+) -> None:
     reader.pos += 1  # the '['
     if reader.peek() == "]":
         reader.pos += 1
         return
     while True:
-        items = _batch(reader)
-        if items is None:
-            one(reader.value())
-        else:
-            many(items)
+        if text is None or not _text_batch(reader, text):
+            items = _batch(reader)
+            if items is None:
+                one(reader.value())
+            else:
+                many(items)
         if reader.expect(",]", "Expecting ',' delimiter") == "]":
             return
 
@@ -193,7 +229,7 @@ def _object(reader: StreamReader, sinks: dict[str, Callable[[], Sink]]) -> dict[
             items: list[Any] = []
             if key in sinks:
                 sink = sinks[key]()
-                _list(reader, sink.add, sink.extend)
+                _list(reader, sink.add, sink.extend, sink.extend_text)
             else:
                 _list(reader, items.append, items.extend)
             if key in sinks:
