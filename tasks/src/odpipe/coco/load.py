@@ -8,7 +8,7 @@ from typing import Any
 
 from odpipe.coco.digits import may_hold_long_integer
 from odpipe.coco.regular import StreamedTable, decode_regular
-from odpipe.coco.stream import read_streaming
+from odpipe.coco.stream import nested_too_deeply, read_streaming
 from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
 
@@ -46,7 +46,7 @@ def parse_json(raw: bytes, path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not JSON (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
     except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to parse (thousands of levels of [ or {{)") from None
+        raise nested_too_deeply(path) from None
     except json.JSONDecodeError as exc:
         if exc.pos >= len(raw.rstrip()) - 1 or exc.msg.startswith("Unterminated string"):
             raise InputError(

@@ -70,7 +70,7 @@ class StreamReader:
         try:
             return self.scan(self.buf, pos)  # type: ignore[no-any-return]
         except RecursionError:
-            raise _nested_too_deeply(self.path) from None
+            raise nested_too_deeply(self.path) from None
 
     def where(self, pos: int) -> tuple[int, int]:
         """(line, column), 1-based, of a position in the window."""
@@ -130,8 +130,9 @@ class StreamReader:
             self.fill()
 
 
-def _nested_too_deeply(path: Path) -> InputError:
-    return InputError(f"{path}: JSON nested too deeply to parse (thousands of levels of [ or {{)")
+def nested_too_deeply(path: Path) -> InputError:
+    """The error for a document deeper than the parsers go (json's scanner: Python's recursion limit)."""
+    return InputError(f"{path}: JSON nested too deeply to parse (about a thousand levels of [ or {{, or more)")
 
 
 def _batch(reader: StreamReader) -> list[Any] | None:
