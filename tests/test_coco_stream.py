@@ -38,6 +38,7 @@ BROKEN = {
     "panoptic": '{"images": [], "annotations": [{"segments_info": []}], "categories": [{"id": 1}]}',
     "no-bbox": '{"images": [], "annotations": [{"id": 1}], "categories": [{"id": 1}]}',
     "all-crowd": '{"images": [], "annotations": [{"bbox": [1,1,1,1], "iscrowd": 1}], "categories": [{"id": 1}]}',
+    "truncated-after-non-ascii": '{"images": [{"file_name": "\u00e9\u00e9\u00e9.jpg"}], "annotations": [',
     "deep-nesting": '{"images": [], "annotations": [{"id": ' + "[" * 20000 + "]" * 20000 + "}]}",
 }
 

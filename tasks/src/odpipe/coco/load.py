@@ -48,7 +48,7 @@ def parse_json(raw: bytes, path: Path) -> Any:
     except RecursionError:
         raise nested_too_deeply(path) from None
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(raw.rstrip()) - 1 or exc.msg.startswith("Unterminated string"):
+        if exc.pos >= len(exc.doc.rstrip()) - 1 or exc.msg.startswith("Unterminated string"):  # in characters
             raise InputError(
                 f"{path}: truncated JSON: the file ends at line {exc.lineno} column {exc.colno} "
                 f"before the document is complete (an interrupted upload or copy?)"
