@@ -1,0 +1,89 @@
+"""python -m e2e.cluster: the one-node cluster (up, down, status, load-images) and the user's path on it (e2e)."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+
+from . import components as c
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+
+def say(msg: str) -> None:
+    console.print(msg, markup=False, highlight=False)
+
+
+@app.command()
+def build() -> None:
+    """Build every component from its Go module into the cache (skips what is cached)."""
+    for name, seconds in c.build_all(say).items():
+        say(f"{name}: {'built in %.0f s' % seconds if seconds else 'cached'}")
+
+
+@app.command()
+def up() -> None:
+    """Start the cluster from scratch inside its network namespace (builds what is missing)."""
+    from .layout import KUBECONFIG, LOCAL
+    from .up import up as start
+
+    started = time.monotonic()
+    times = start(say)
+    if times:
+        say("phases: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+    say(f"cluster ready in {time.monotonic() - started:.0f} s: Kubernetes {c.KUBERNETES.version}, kubeconfig {KUBECONFIG}")
+    say(f"look around: {LOCAL}/bin/kubectl get pods -A   ({LOCAL}/bin/helm, {LOCAL}/bin/argo likewise)")
+
+
+@app.command()
+def down() -> None:
+    """Stop the cluster; fails when anything (process, mount, namespace, cgroup) is left behind."""
+    from .down import down as stop
+
+    if stop(say):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """What runs, and what a `down` would have to clean."""
+    from . import processes as p
+    from .down import DAEMONS, leftovers
+
+    for name in (*DAEMONS, "containerd"):
+        pid = p.running(name)
+        say(f"{name:24} {'pid %d' % pid if pid else 'stopped'}")
+    left = leftovers()
+    say("leftovers: " + ("; ".join(left) if left else "none"))
+
+
+@app.command("load-images")
+def load_images(refs: list[str] = typer.Argument(None, help="Docker images to load (default: the task images of .build/images.env).")) -> None:
+    """Import images from the local Docker engine (make images) into the node's containerd."""
+    from .userpath import task_images
+    from .images import load_docker_image
+    from . import netns
+
+    if not netns.exists():
+        say("no cluster is up: nothing to load into")
+        raise typer.Exit(1)
+    for ref in refs or list(task_images().values()):
+        started = time.monotonic()
+        loaded = load_docker_image(ref)
+        say(f"{ref}: {'loaded in %.0f s' % (time.monotonic() - started) if loaded else 'already in the node'}")
+
+
+@app.command()
+def e2e() -> None:
+    """The README's path on the running cluster: install, helm test, upload, argo submit, serve, upgrade, uninstall."""
+    from .userpath import run
+
+    if not run(say):
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,239 @@
+"""The cluster's container images, made from the built static binaries without a registry or a
+Docker daemon: one layer each (plus busybox where a chart runs a shell), written as a docker-archive
+tarball into the cache and imported into the node's containerd (namespace k8s.io), tagged exactly as
+the manifests and charts name them. The odpipe task images (`make images`) are loaded from Docker."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import components as c
+from .layout import CACHE, CONTAINERD_SOCK, state
+
+BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static: the shell the MinIO chart's scripts need
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    ref: str
+    #: path in the image -> (file on this machine, mode)
+    files: dict[str, tuple[Path, int]]
+    entrypoint: list[str]
+    cmd: list[str] = field(default_factory=list)
+    user: str = ""
+    env: tuple[str, ...] = ("PATH=/usr/local/bin:/usr/bin:/bin",)
+    busybox: bool = False
+    texts: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    @property
+    def archive(self) -> Path:
+        key = hashlib.sha256(json.dumps(self._identity(), sort_keys=True).encode()).hexdigest()[:16]
+        return CACHE / "images" / f"{self.ref.replace('/', '_').replace(':', '_')}-{key}.tar"
+
+    def _identity(self) -> dict[str, object]:
+        return {
+            "ref": self.ref,
+            "files": {k: [str(p), m, p.stat().st_mtime_ns if p.exists() else 0] for k, (p, m) in self.files.items()},
+            "entrypoint": self.entrypoint,
+            "cmd": self.cmd,
+            "user": self.user,
+            "env": self.env,
+            "busybox": self.busybox,
+            "texts": self.texts,
+        }
+
+
+def _busybox_applets() -> list[str]:
+    out = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True)
+    return [a for a in out.stdout.split() if a and a != "busybox"]
+
+
+def _layer(spec: ImageSpec) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        made: set[str] = set()
+
+        def add_dir(path: str, mode: int = 0o755) -> None:
+            parts = path.strip("/").split("/")
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d and d not in made:
+                    info = tarfile.TarInfo(d)
+                    info.type, info.mode = tarfile.DIRTYPE, (mode if i == len(parts) else 0o755)
+                    tar.addfile(info)
+                    made.add(d)
+
+        add_dir("tmp", 0o1777)
+        add_dir("etc")
+        for name, body in (
+            ("etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"),
+            ("etc/group", "root:x:0:\nnobody:x:65534:\n"),
+        ):
+            data = body.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+        files = dict(spec.files)
+        if spec.busybox:
+            files["/bin/busybox"] = (BUSYBOX, 0o755)
+        for dest, (src, mode) in sorted(files.items()):
+            add_dir(str(Path(dest).parent))
+            info = tarfile.TarInfo(dest.lstrip("/"))
+            info.size, info.mode = src.stat().st_size, mode
+            with src.open("rb") as fh:
+                tar.addfile(info, fh)
+        for dest, (text, mode) in sorted(spec.texts.items()):
+            add_dir(str(Path(dest).parent))
+            data = text.encode()
+            info = tarfile.TarInfo(dest.lstrip("/"))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+        if spec.busybox:
+            for applet in _busybox_applets():
+                link = f"bin/{applet}"
+                if link.lstrip("/") in {d.lstrip("/") for d in files}:
+                    continue
+                info = tarfile.TarInfo(link)
+                info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def write_archive(spec: ImageSpec) -> Path:
+    """The image as a docker-archive tarball (manifest.json, config, one layer), cached by content."""
+    if spec.archive.exists():
+        return spec.archive
+    layer = _layer(spec)
+    layer_id = hashlib.sha256(layer).hexdigest()
+    config: dict[str, object] = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "1970-01-01T00:00:00Z",
+        "config": {"Entrypoint": spec.entrypoint, "Cmd": spec.cmd or None, "Env": list(spec.env), "User": spec.user},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_id}"]},
+        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "odpipe e2e/cluster/images.py"}],
+    }
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [spec.ref], "Layers": [f"{layer_id}/layer.tar"]}])
+    spec.archive.parent.mkdir(parents=True, exist_ok=True)
+    tmp = spec.archive.with_suffix(".tmp")
+    with tarfile.open(tmp, "w") as tar:
+        for name, data in ((config_name, config_bytes), (f"{layer_id}/layer.tar", layer), ("manifest.json", manifest.encode())):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    tmp.rename(spec.archive)
+    return spec.archive
+
+
+MINIO_ENTRYPOINT = """#!/bin/sh
+# The MinIO chart starts `/usr/bin/docker-entrypoint.sh minio server ...`: run what it is given.
+if [ "${1}" != "minio" ] && [ -n "${1}" ]; then set -- minio "$@"; fi
+exec "$@"
+"""
+
+
+def cluster_images() -> list[ImageSpec]:
+    """Every image the cluster, Argo's manifests and the charts reference, from the built binaries."""
+    argo_v, minio_v, mc_v = c.ARGO.version, c.MINIO.version, c.MC.version
+    k8s_v, dns_v = c.KUBERNETES.version, c.COREDNS.version
+    argo = "quay.io/argoproj"
+    return [
+        ImageSpec(PAUSE_IMAGE, {"/pause": (c.PAUSE.binary("pause"), 0o755)}, ["/pause"], user="65535"),
+        ImageSpec(
+            f"{argo}/workflow-controller:{argo_v}",
+            {"/bin/workflow-controller": (c.ARGO.binary("workflow-controller"), 0o755)},
+            ["workflow-controller"],
+            user="8737",
+        ),
+        ImageSpec(
+            f"{argo}/argoexec:{argo_v}", {"/bin/argoexec": (c.ARGO.binary("argoexec"), 0o755)}, ["argoexec"], user="8737"
+        ),
+        ImageSpec(f"{argo}/argocli:{argo_v}", {"/bin/argo": (c.ARGO.binary("argo"), 0o755)}, ["argo"], user="8737"),
+        ImageSpec(
+            f"quay.io/minio/minio:{c.minio_release(minio_v)}",
+            {"/usr/bin/minio": (c.MINIO.binary("minio"), 0o755)},
+            ["/usr/bin/docker-entrypoint.sh"],
+            cmd=["minio"],
+            busybox=True,
+            texts={"/usr/bin/docker-entrypoint.sh": (MINIO_ENTRYPOINT, 0o755)},
+        ),
+        ImageSpec(
+            f"quay.io/minio/mc:{c.minio_release(mc_v)}",
+            {"/usr/bin/mc": (c.MC.binary("mc"), 0o755)},
+            ["mc"],
+            busybox=True,
+        ),
+        ImageSpec(f"registry.k8s.io/coredns/coredns:{dns_v}", {"/coredns": (c.COREDNS.binary("coredns"), 0o755)}, ["/coredns"], user="65532"),
+        ImageSpec(f"registry.k8s.io/kubectl:{k8s_v}", {"/bin/kubectl": (c.KUBERNETES.binary("kubectl"), 0o755)}, ["kubectl"], user="65532"),
+    ]
+
+
+def ctr(*args: str, stdin: object = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ctr", "--address", str(CONTAINERD_SOCK), "--namespace", "k8s.io", *args],
+        stdin=stdin,  # type: ignore[arg-type]
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+def _marker(ref: str) -> Path:
+    return state("imported", ref.replace("/", "_").replace(":", "_"))
+
+
+def import_archive(ref: str, archive: Path, identity: str) -> bool:
+    """Import unless containerd already holds this exact build (its marker names the archive)."""
+    marker = _marker(ref)
+    if marker.exists() and marker.read_text() == identity and ctr("images", "ls", "-q", f"name=={ref}").stdout.strip():
+        return False
+    ctr("images", "import", "--snapshotter", "overlayfs", str(archive))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(identity)
+    return True
+
+
+def load_cluster_images(log: Callable[[str], None] = print) -> list[str]:
+    loaded = []
+    for spec in cluster_images():
+        archive = write_archive(spec)
+        if import_archive(spec.ref, archive, archive.name):
+            loaded.append(spec.ref)
+    if loaded:
+        log(f"imported {len(loaded)} cluster images into the node's containerd")
+    return loaded
+
+
+def load_docker_image(ref: str) -> bool:
+    """An image from the local Docker engine (make images) into the node, unless already there."""
+    image_id = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    marker = _marker(ref)
+    if marker.exists() and marker.read_text() == image_id and ctr("images", "ls", "-q", f"name=={ref}").stdout.strip():
+        return False
+    tmp = CACHE / "images" / "docker-save.tar"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["docker", "save", "-o", str(tmp), ref], check=True)
+        ctr("images", "import", "--snapshotter", "overlayfs", str(tmp))
+    finally:
+        tmp.unlink(missing_ok=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(image_id)
+    return True
+
+
+def have(ref: str) -> bool:
+    return shutil.which("ctr") is not None and bool(ctr("images", "ls", "-q", f"name=={ref}", check=False).stdout.strip())
