@@ -1,6 +1,8 @@
 """What a one-node cluster needs beyond its processes: CoreDNS (a Deployment of the image built here,
 answering for cluster.local only: there is no upstream to forward to) and local PersistentVolumes
-behind a default StorageClass (kubelet applies fsGroup to `local` volumes, unlike hostPath)."""
+behind a default StorageClass (kubelet applies fsGroup to `local` volumes, unlike hostPath). Binding
+is Immediate: with WaitForFirstConsumer, `helm install --wait` waits forever for the datasets PVC,
+which only a workflow consumes (helm/helm#10196)."""
 
 from __future__ import annotations
 
@@ -122,7 +124,7 @@ metadata:
   name: {STORAGE_CLASS}
   annotations: {{storageclass.kubernetes.io/is-default-class: "true"}}
 provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: WaitForFirstConsumer
+volumeBindingMode: Immediate
 reclaimPolicy: Retain
 """
     ]
