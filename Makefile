@@ -8,7 +8,7 @@ PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 TOOLS := .tools
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test test-fast faults lint bench demo images base-image engine clean help
+.PHONY: setup test test-fast faults lint bench demo images base-image engine clean help cluster cluster-down e2e
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ $(TOOLS)/checkov/bin/checkov:
 	$(TOOLS)/checkov/bin/pip install --disable-pip-version-check -q -c tools/checkov-constraints.txt checkov
 
 test:  ## the whole suite: unit, chart, contract, end-to-end (real S3, real training on tiny data)
-	$(BIN)/ruff check tasks tests bench tools
+	$(BIN)/ruff check tasks tests bench tools e2e
 	$(BIN)/pytest -q
 
 test-fast:  ## everything but the slow end-to-end tests
@@ -48,8 +48,8 @@ faults:  ## fault injection (S3 killed, slow/lossy network, disk full, SIGKILLs,
 	  $(BIN)/python tools/faults_table.py $(FAULTS_LOG) || status=1; exit $$status
 
 lint:  ## ruff
-	$(BIN)/ruff check tasks tests bench tools
-	$(BIN)/ruff format --check tasks tests bench tools || true
+	$(BIN)/ruff check tasks tests bench tools e2e
+	$(BIN)/ruff format --check tasks tests bench tools e2e || true
 
 bench:  ## benchmarks that print ratios against peers
 	$(BIN)/python -m bench
@@ -65,6 +65,19 @@ base-image:  ## build the stand-in for python:3.11-slim-bookworm from Debian pac
 
 engine:  ## make a Docker Engine answer here (as root: installs Debian's docker.io, starts dockerd)
 	tools/start-dockerd.sh
+
+# The real cluster (e2e/README.md): Kubernetes, Argo Workflows, MinIO and CoreDNS built from the Go
+# modules under e2e/modules, cached by version in ~/.cache/odpipe-cluster; as root.
+cluster:  ## a one-node Kubernetes on this machine, in a network namespace of its own (~10 min cold, <2 min warm)
+	tools/install-cluster-deps.sh
+	$(BIN)/python -m e2e.cluster up
+
+cluster-down:  ## stop the cluster: no process, mount, namespace, cgroup or iptables rule left
+	$(BIN)/python -m e2e.cluster down
+
+e2e:  ## after `make cluster` and `make images`: helm install, helm test, argo submit, serve v1 -> v2, upgrade, uninstall
+	$(BIN)/python -m e2e.cluster load-images
+	$(BIN)/python -m e2e.cluster e2e
 
 clean:
 	rm -rf .odpipe .pytest_cache .build .faults

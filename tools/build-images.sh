@@ -114,3 +114,8 @@ done
 if [ "$engine" != buildah ]; then
   $engine image prune -f --filter "label=io.odpipe.task" --filter "dangling=true" >/dev/null || true
 fi
+
+# A cluster of `make cluster` is up: load the new images into its node (skips what is there already).
+if [ -e /run/netns/odpipe-cluster ] && [ -x .venv/bin/python ] && [ "$(id -u)" = 0 ]; then
+  .venv/bin/python -m e2e.cluster load-images
+fi

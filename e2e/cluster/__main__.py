@@ -21,7 +21,7 @@ def say(msg: str) -> None:
 def build() -> None:
     """Build every component from its Go module into the cache (skips what is cached)."""
     for name, seconds in c.build_all(say).items():
-        say(f"{name}: {'built in %.0f s' % seconds if seconds else 'cached'}")
+        say(f"{name}: {f'built in {seconds:.0f} s' if seconds else 'cached'}")
 
 
 @app.command()
@@ -34,7 +34,8 @@ def up() -> None:
     times = start(say)
     if times:
         say("phases: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
-    say(f"cluster ready in {time.monotonic() - started:.0f} s: Kubernetes {c.KUBERNETES.version}, kubeconfig {KUBECONFIG}")
+    seconds = time.monotonic() - started
+    say(f"cluster ready in {seconds:.0f} s: Kubernetes {c.KUBERNETES.version}, kubeconfig {KUBECONFIG}")
     say(f"look around: {LOCAL}/bin/kubectl get pods -A   ({LOCAL}/bin/helm, {LOCAL}/bin/argo likewise)")
 
 
@@ -55,17 +56,21 @@ def status() -> None:
 
     for name in (*DAEMONS, "containerd"):
         pid = p.running(name)
-        say(f"{name:24} {'pid %d' % pid if pid else 'stopped'}")
+        say(f"{name:24} {f'pid {pid}' if pid else 'stopped'}")
     left = leftovers()
     say("leftovers: " + ("; ".join(left) if left else "none"))
 
 
 @app.command("load-images")
-def load_images(refs: list[str] = typer.Argument(None, help="Docker images to load (default: the task images of .build/images.env).")) -> None:
+def load_images(
+    refs: list[str] = typer.Argument(
+        None, help="Docker images to load (default: the task images of .build/images.env)."
+    ),
+) -> None:
     """Import images from the local Docker engine (make images) into the node's containerd."""
-    from .userpath import task_images
-    from .images import load_docker_image
     from . import netns
+    from .images import load_docker_image
+    from .userpath import task_images
 
     if not netns.exists():
         say("no cluster is up: nothing to load into")

@@ -63,7 +63,7 @@ class Component:
         for path in sorted(self.module_dir.rglob("*")):
             if path.is_file():
                 digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        digest.update(json.dumps(self.ldflags(self.module and self.version or "")).encode())
+        digest.update(json.dumps(self.ldflags((self.module and self.version) or "")).encode())
         return digest.hexdigest()
 
     @property
@@ -120,9 +120,7 @@ KUBERNETES = Component(
 ARGO = Component(
     "argo",
     "github.com/argoproj/argo-workflows/v4",
-    tuple(
-        f"github.com/argoproj/argo-workflows/v4/cmd/{c}" for c in ("workflow-controller", "argoexec", "argo")
-    ),
+    tuple(f"github.com/argoproj/argo-workflows/v4/cmd/{c}" for c in ("workflow-controller", "argoexec", "argo")),
     _argo_ldflags,
     placeholders={
         "ui/dist/app/index.html": "<!doctype html><title>Argo Workflows</title>"
@@ -130,7 +128,9 @@ ARGO = Component(
     },
     missing={"signal_linux.go.in": "workflow/executor/osspecific/signal_linux.go"},
 )
-MINIO = Component("minio", "github.com/minio/minio", ("github.com/minio/minio",), _minio_ldflags("github.com/minio/minio/cmd"))
+MINIO = Component(
+    "minio", "github.com/minio/minio", ("github.com/minio/minio",), _minio_ldflags("github.com/minio/minio/cmd")
+)
 MC = Component("mc", "github.com/minio/mc", ("github.com/minio/mc",), _minio_ldflags("github.com/minio/mc/cmd"))
 COREDNS = Component("coredns", "github.com/coredns/coredns", ("odpipe.dev/e2e/coredns",))
 PAUSE = Component("pause", "", ("odpipe.dev/e2e/pause",))
@@ -177,7 +177,7 @@ def build(component: Component, log: Callable[[str], None] = print) -> float:
     work = component.out_dir.with_name(component.out_dir.name + ".tmp")
     shutil.rmtree(work, ignore_errors=True)
     (work / "bin").mkdir(parents=True)
-    ldflags = " ".join(["-s", "-w", *component.ldflags(component.module and component.version or "")])
+    ldflags = " ".join(["-s", "-w", *component.ldflags((component.module and component.version) or "")])
     cwd, packages = component.module_dir, list(component.packages)
     if component.placeholders:
         cwd, packages = _source_copy(component, work)

@@ -4,6 +4,7 @@ were. Files stay: the cache, containerd's image store and the logs under the sta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -69,10 +70,8 @@ def _our_processes() -> list[int]:
 def _kill(pids: list[int]) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(p.alive(pid) for pid in pids):
             time.sleep(0.2)
@@ -99,10 +98,8 @@ def _pod_processes() -> list[int]:
     top = CGROUP_ROOT / "pids" / "kubepods"
     if top.is_dir():
         for tasks in top.rglob("tasks"):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 pids.update(int(t) for t in tasks.read_text().split())
-            except (OSError, ValueError):
-                pass
     return sorted(pids)
 
 
@@ -113,14 +110,10 @@ def _remove_cgroups() -> None:
         if not top.is_dir():
             continue
         for path in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
-            try:
+            with contextlib.suppress(OSError):
                 path.rmdir()
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(OSError):
             top.rmdir()
-        except OSError:
-            pass
 
 
 def down(log: object = print) -> list[str]:

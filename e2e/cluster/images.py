@@ -128,7 +128,11 @@ def write_archive(spec: ImageSpec) -> Path:
     spec.archive.parent.mkdir(parents=True, exist_ok=True)
     tmp = spec.archive.with_suffix(".tmp")
     with tarfile.open(tmp, "w") as tar:
-        for name, data in ((config_name, config_bytes), (f"{layer_id}/layer.tar", layer), ("manifest.json", manifest.encode())):
+        for name, data in (
+            (config_name, config_bytes),
+            (f"{layer_id}/layer.tar", layer),
+            ("manifest.json", manifest.encode()),
+        ):
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644
             tar.addfile(info, io.BytesIO(data))
@@ -157,7 +161,10 @@ def cluster_images() -> list[ImageSpec]:
             user="8737",
         ),
         ImageSpec(
-            f"{argo}/argoexec:{argo_v}", {"/bin/argoexec": (c.ARGO.binary("argoexec"), 0o755)}, ["argoexec"], user="8737"
+            f"{argo}/argoexec:{argo_v}",
+            {"/bin/argoexec": (c.ARGO.binary("argoexec"), 0o755)},
+            ["argoexec"],
+            user="8737",
         ),
         ImageSpec(f"{argo}/argocli:{argo_v}", {"/bin/argo": (c.ARGO.binary("argo"), 0o755)}, ["argo"], user="8737"),
         ImageSpec(
@@ -174,8 +181,18 @@ def cluster_images() -> list[ImageSpec]:
             ["mc"],
             busybox=True,
         ),
-        ImageSpec(f"registry.k8s.io/coredns/coredns:{dns_v}", {"/coredns": (c.COREDNS.binary("coredns"), 0o755)}, ["/coredns"], user="65532"),
-        ImageSpec(f"registry.k8s.io/kubectl:{k8s_v}", {"/bin/kubectl": (c.KUBERNETES.binary("kubectl"), 0o755)}, ["kubectl"], user="65532"),
+        ImageSpec(
+            f"registry.k8s.io/coredns/coredns:{dns_v}",
+            {"/coredns": (c.COREDNS.binary("coredns"), 0o755)},
+            ["/coredns"],
+            user="65532",
+        ),
+        ImageSpec(
+            f"registry.k8s.io/kubectl:{k8s_v}",
+            {"/bin/kubectl": (c.KUBERNETES.binary("kubectl"), 0o755)},
+            ["kubectl"],
+            user="65532",
+        ),
     ]
 
 
@@ -236,4 +253,6 @@ def load_docker_image(ref: str) -> bool:
 
 
 def have(ref: str) -> bool:
-    return shutil.which("ctr") is not None and bool(ctr("images", "ls", "-q", f"name=={ref}", check=False).stdout.strip())
+    return shutil.which("ctr") is not None and bool(
+        ctr("images", "ls", "-q", f"name=={ref}", check=False).stdout.strip()
+    )

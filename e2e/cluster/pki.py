@@ -66,7 +66,11 @@ def make_pki() -> Path:
         _ssl("req", "-new", "-key", str(key), "-subj", ident.subject, "-out", str(csr))
         ext = PKI / f"{ident.name}.ext"
         usage = "serverAuth" if ident.san else "clientAuth"
-        lines = ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment", f"extendedKeyUsage={usage}"]
+        lines = [
+            "basicConstraints=CA:FALSE",
+            "keyUsage=critical,digitalSignature,keyEncipherment",
+            f"extendedKeyUsage={usage}",
+        ]
         if ident.san:
             lines.append(f"subjectAltName={ident.san}")
         ext.write_text("\n".join(lines) + "\n")

@@ -98,7 +98,11 @@ def up(log: Callable[[str], None] = print) -> dict[str, float]:
         return times
     built = c.build_all(log)
     phase("build")
-    log("built: " + ", ".join(f"{n} {s:.0f} s" for n, s in built.items() if s) if any(built.values()) else "binaries: all cached")
+    log(
+        "built: " + ", ".join(f"{n} {s:.0f} s" for n, s in built.items() if s)
+        if any(built.values())
+        else "binaries: all cached"
+    )
     if leftovers():
         down(log)
     for path in (state("pki"), state("kubeconfigs"), state("logs")):

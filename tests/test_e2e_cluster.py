@@ -1,0 +1,157 @@
+"""The cluster of `make cluster` checked offline: versions pinned by the go.mod files, the image archives
+the node imports, the node's configuration (what this machine forced), and that every image the
+umbrella renders with e2e/values-cluster.yaml is one the cluster builds or `make images` makes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from charts import render, umbrella_offline
+from e2e.cluster import addons, components, images, node
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_each_module_pins_its_component() -> None:
+    assert components.KUBERNETES.version.startswith("v1.34.")
+    assert components.ARGO.version.startswith("v4.0.")
+    # MinIO's image tags are the pseudo-versions' commit times
+    assert components.minio_release(components.MC.version) == "RELEASE.2024-11-21T17-21-54Z"
+    assert components.pseudo_time("v0.0.0-20260212201848-7aac2a2c5b7c") == "2026-02-12T20:18:48Z"
+
+
+def test_kubernetes_wrapper_replaces_every_staging_module_with_the_same_release() -> None:
+    text = (components.MODULES / "kubernetes" / "go.mod").read_text()
+    minor = components.KUBERNETES.version.split(".")[1]
+    replaced = re.findall(r"^\s*(k8s\.io/\S+) => (k8s\.io/\S+) (v\S+)$", text, re.MULTILINE)
+    assert len(replaced) > 25
+    assert {v for _, _, v in replaced} == {f"v0.{minor}.{components.KUBERNETES.version.split('.')[2]}"}
+    assert all(a == b for a, b, _ in replaced)
+
+
+def test_chosen_kubernetes_is_inside_the_charts_kube_version() -> None:
+    for chart in ("odpipe", "odpipe-workflows"):
+        meta = yaml.safe_load((REPO / "charts" / chart / "Chart.yaml").read_text())
+        floor = re.match(r">=\s*(\d+)\.(\d+)", meta["kubeVersion"])
+        assert floor, meta["kubeVersion"]
+        assert (1, int(components.KUBERNETES.version.split(".")[1])) >= (int(floor[1]), int(floor[2]))
+
+
+def _archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any
+) -> tuple[dict[str, Any], dict[str, Any], tarfile.TarFile]:
+    monkeypatch.setattr(images, "CACHE", tmp_path / "cache")
+    binary = tmp_path / "tool"
+    binary.write_bytes(b"\x7fELF fake static binary")
+    spec = images.ImageSpec("example.org/tool:v1", {"/bin/tool": (binary, 0o755)}, ["tool"], user="8737", **kw)
+    with tarfile.open(images.write_archive(spec)) as outer:
+        manifest = json.loads(outer.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        config_bytes = outer.extractfile(manifest[0]["Config"]).read()  # type: ignore[union-attr]
+        layer_bytes = outer.extractfile(manifest[0]["Layers"][0]).read()  # type: ignore[union-attr]
+    assert manifest[0]["Config"] == hashlib.sha256(config_bytes).hexdigest() + ".json"
+    config = json.loads(config_bytes)
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer_bytes).hexdigest()]
+    return manifest[0], config, tarfile.open(fileobj=io.BytesIO(layer_bytes))
+
+
+def test_image_archive_is_a_docker_archive_containerd_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest, config, layer = _archive(tmp_path, monkeypatch)
+    assert manifest["RepoTags"] == ["example.org/tool:v1"]
+    assert (config["os"], config["architecture"]) == ("linux", "amd64")
+    assert config["config"]["Entrypoint"] == ["tool"] and config["config"]["User"] == "8737"
+    tool = layer.getmember("bin/tool")
+    assert tool.mode == 0o755 and layer.extractfile(tool).read().startswith(b"\x7fELF")  # type: ignore[union-attr]
+    assert layer.getmember("tmp").mode == 0o1777  # emptyDir-less tools still get a writable /tmp
+
+
+@pytest.mark.skipif(not images.BUSYBOX.exists(), reason="busybox-static is not installed (make cluster installs it)")
+def test_shell_images_carry_sh_for_the_minio_charts_scripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, layer = _archive(tmp_path, monkeypatch, busybox=True)
+    sh = layer.getmember("bin/sh")
+    assert sh.issym() and sh.linkname == "busybox"
+
+
+@pytest.fixture
+def node_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(node, "state", lambda *p: tmp_path.joinpath(*p))
+    monkeypatch.setattr(node, "run_dir", lambda *p: tmp_path.joinpath("run", *p))
+    return tmp_path
+
+
+def test_containerd_config_has_what_this_machine_needs(node_state: Path) -> None:
+    text = node.containerd_config().read_text()
+    # root here has no CAP_SYS_RESOURCE: runc failed every sandbox ("failed to update
+    # /proc/self/oom_score_adj: Permission denied") until containerd restricted the score
+    assert "restrict_oom_score_adj = true" in text
+    assert "SystemdCgroup = false" in text  # cgroupfs, as the kubelet: no systemd here
+    assert f'sandbox_image = "{images.PAUSE_IMAGE}"' in text
+    cni = json.loads((node_state / "cni" / "net.d" / "10-odpipe.conflist").read_text())
+    assert cni["plugins"][0]["ipam"]["ranges"][0][0]["subnet"] == "10.244.0.0/24"
+
+
+def test_kubelet_config_runs_on_cgroup_v1_without_losing_images(node_state: Path) -> None:
+    config = yaml.safe_load(node.kubelet_config().read_text())
+    assert config["cgroupDriver"] == "cgroupfs"
+    assert config["failCgroupV1"] is False
+    assert config["imageGCHighThresholdPercent"] == 100  # nothing can be pulled again
+    assert config["readOnlyPort"] == 0 and config["authentication"]["anonymous"]["enabled"] is False
+
+
+def test_storage_binds_at_once_on_local_volumes() -> None:
+    docs = list(yaml.safe_load_all(addons.storage_manifest()))
+    sc = docs[0]
+    # WaitForFirstConsumer made `helm install --wait` wait forever for the datasets PVC (no pod mounts
+    # it until a workflow runs); `local` volumes (not hostPath) get the pods' fsGroup
+    assert sc["volumeBindingMode"] == "Immediate"
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert all("local" in pv["spec"] and "hostPath" not in pv["spec"] for pv in docs[1:])
+
+
+def _images(obj: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key == "image" and isinstance(value, str):
+                found.add(value)
+            else:
+                found |= _images(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            found |= _images(item)
+    return found
+
+
+def test_every_image_the_e2e_install_renders_is_built_here(tmp_path: Path) -> None:
+    chart = umbrella_offline(tmp_path)
+    docs = render(
+        chart,
+        REPO / "e2e" / "values-cluster.yaml",
+        sets=("odpipe-workflows.image.registry=ghcr.io", "odpipe-workflows.image.tag=0.1.0"),
+        namespace="mlops",
+    )
+    rendered = _images(docs)
+    built = {s.ref for s in images.cluster_images()}
+    tasks = {f"ghcr.io/odpipe/{t}:0.1.0" for t in ("prepare", "train", "export-deploy", "serve")}
+    assert rendered, "no image rendered"
+    assert rendered <= built | tasks, sorted(rendered - built - tasks)
+
+
+def test_minio_chart_in_the_module_names_the_mc_built_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOPROXY", "off")  # look in the module cache only: tests download nothing
+    try:
+        source = components.module_source(components.MINIO)
+    except Exception as exc:
+        pytest.skip(f"the minio module is not in the Go module cache ({exc}); make cluster downloads it")
+    if not (source / "helm" / "minio").is_dir():
+        pytest.skip("the minio module is not in the Go module cache; make cluster downloads it")
+    values = yaml.safe_load((source / "helm" / "minio" / "values.yaml").read_text())
+    assert values["mcImage"]["tag"] == components.minio_release(components.MC.version)
