@@ -254,7 +254,9 @@ class PodWatch(threading.Thread):
             try:
                 for pod in json.loads(out or "{}").get("items", []):
                     spec = pod["spec"]
-                    self.pods[pod["metadata"]["name"]] = {
+                    node_id = pod["metadata"].get("annotations", {}).get("workflows.argoproj.io/node-id")
+                    self.pods[node_id or pod["metadata"]["name"]] = {
+                        "name": pod["metadata"]["name"],
                         "images": {x["name"]: x["image"] for x in spec.get("containers", [])},
                         "init": {x["name"]: x["image"] for x in spec.get("initContainers", [])},
                         "phase": pod["status"].get("phase"),
@@ -386,6 +388,19 @@ def run(say: Callable[[str], None]) -> bool:
     return not report.failed
 
 
+def fresh_namespace() -> None:
+    """A second `make e2e` on the same cluster starts like the first: the last run's namespace (the
+    PVC and Secret that uninstall keeps, the workflows) goes, and the volumes it released are emptied."""
+    if k("get", "namespace", NS, "-o", "name", check=False).strip():
+        k("delete", "namespace", NS, "--wait=true", "--timeout=300s")
+    for pv in json.loads(k("get", "pv", "-o", "json"))["items"]:
+        if pv["status"].get("phase") == "Released":
+            path = Path(pv["spec"]["local"]["path"])
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            k("patch", "pv", pv["metadata"]["name"], "--type=json", "-p", '[{"op":"remove","path":"/spec/claimRef"}]')
+
+
 def _walk(r: Report) -> None:
     work = Path(tempfile.mkdtemp(prefix="odpipe-e2e-"))
     images = task_images()
@@ -393,6 +408,7 @@ def _walk(r: Report) -> None:
         load_cluster_images(r.say)
         loaded = [ref for ref in images.values() if load_docker_image(ref)]
         note[""] = f"{len(loaded)} loaded, {len(images) - len(loaded)} already there"
+    fresh_namespace()
     with r.step("install Argo Workflows from its release manifests") as note:
         install_argo(work)
         note[""] = f"Argo {c.ARGO.version}, namespace {ARGO_NS}"
@@ -524,13 +540,18 @@ def _failures(r: Report, params: dict[str, str], models_before: dict[str, int]) 
                 json.dumps({"data": {"rootPassword": good}}),
             )
         _expect_failure(r, wf, ("SignatureDoesNotMatch", "signature", "secret"), models_before, note)
-    with r.step("a wrong bucket: the workflow fails naming it, nothing is lost") as note:
-        wf = submit(
-            "odpipe-e2e-wrong-bucket",
-            {**params, "annotations-key": "no-such-set/annotations.json"},
-            expect_success=False,
-        )
+    with r.step("annotations that are not in the bucket: the workflow fails naming the key") as note:
+        missing = {**params, "annotations-key": "no-such-set/annotations.json"}
+        wf = submit("odpipe-e2e-wrong-key-path", missing, expect_success=False)
         _expect_failure(r, wf, ("no-such-set/annotations.json", "NoSuchKey", "not exist"), models_before, note)
+    with r.step("a wrong bucket (s3.buckets.datasets): the workflow fails naming it, nothing is lost") as note:
+        wrong = ("--set", "odpipe-workflows.s3.buckets.datasets=no-such-bucket")
+        helm("upgrade", RELEASE, str(UMBRELLA), "-n", NS, *helm_values(), *wrong, "--wait", "--timeout", "10m")
+        try:
+            wf = submit("odpipe-e2e-wrong-bucket", params, expect_success=False)
+        finally:
+            helm("upgrade", RELEASE, str(UMBRELLA), "-n", NS, *helm_values(), "--wait", "--timeout", "10m")
+        _expect_failure(r, wf, ("no-such-bucket", "NoSuchBucket"), models_before, note)
 
 
 def _expect_failure(
@@ -586,7 +607,8 @@ def print_summary(r: Report) -> None:
         for s in pod_steps(wf):
             pod = wf["_pods"].get(s["pod"], {})
             image = pod.get("images", {}).get("main", "?")
-            say(f"    {s['step']:14} {s['phase']:10} {s['seconds'] or 0:6.0f} s  pod {s['pod']}  image {image}")
+            name = pod.get("name", s["pod"])
+            say(f"    {s['step']:16} {s['phase']:10} {s['seconds'] or 0:6.0f} s  pod {name}  image {image}")
             say(f"        init {sorted(pod.get('init', {}).values())}  pvc {pod.get('pvc')}")
     if "odpipe run seconds" in r.facts and "workflow v1" in r.facts:
         wall = r.facts["workflow v1"]["_wall"]
