@@ -155,3 +155,16 @@ def test_minio_chart_in_the_module_names_the_mc_built_here(monkeypatch: pytest.M
         pytest.skip("the minio module is not in the Go module cache; make cluster downloads it")
     values = yaml.safe_load((source / "helm" / "minio" / "values.yaml").read_text())
     assert values["mcImage"]["tag"] == components.minio_release(components.MC.version)
+
+
+def test_a_default_install_can_wait(tmp_path: Path) -> None:
+    """`helm install --wait` finishes only when every Deployment is Ready: the serve Deployment is Ready
+    only with a model loaded, which a new install does not have (the real cluster timed out on it), so
+    the defaults must not deploy it, and the e2e enables it by upgrade after the first run."""
+    docs = render(umbrella_offline(tmp_path), namespace="mlops")
+    deployments = [d["metadata"]["name"] for d in docs if d.get("kind") == "Deployment"]
+    assert not [d for d in deployments if "serve" in d], deployments
+    values = yaml.safe_load((REPO / "e2e" / "values-cluster.yaml").read_text())
+    assert values["odpipe-workflows"]["serving"]["enabled"] is True  # enabled by the upgrade after v1
+    userpath = (REPO / "e2e" / "cluster" / "userpath.py").read_text()
+    assert '"odpipe-workflows.serving.enabled=false", "--wait"' in userpath

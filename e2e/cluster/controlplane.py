@@ -74,41 +74,34 @@ def start_apiserver() -> None:
     )
 
 
+def _controller_flags(name: str, identity: str) -> list[str]:
+    """What the controller-manager and the scheduler share: their kubeconfig, loopback, no election."""
+    config = kubeconfig(state("kubeconfigs", f"{identity}.conf"), identity)
+    return [
+        str(c.KUBERNETES.binary(name)),
+        f"--kubeconfig={config}",
+        f"--authentication-kubeconfig={config}",
+        f"--authorization-kubeconfig={config}",
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
 def start_controllers() -> None:
-    k8s = c.KUBERNETES.binary
-    kcm = kubeconfig(state("kubeconfigs", "controller-manager.conf"), "controller-manager")
     p.start(
         "kube-controller-manager",
         [
-            str(k8s("kube-controller-manager")),
-            f"--kubeconfig={kcm}",
-            f"--authentication-kubeconfig={kcm}",
-            f"--authorization-kubeconfig={kcm}",
+            *_controller_flags("kube-controller-manager", "controller-manager"),
             f"--service-account-private-key-file={PKI / 'sa.key'}",
             f"--root-ca-file={PKI / 'ca.crt'}",
             f"--cluster-signing-cert-file={PKI / 'ca.crt'}",
             f"--cluster-signing-key-file={PKI / 'ca.key'}",
             "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={NET.service_cidr}",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            "--profiling=false",
-            "--v=1",
         ],
     )
-    sched = kubeconfig(state("kubeconfigs", "scheduler.conf"), "scheduler")
-    p.start(
-        "kube-scheduler",
-        [
-            str(k8s("kube-scheduler")),
-            f"--kubeconfig={sched}",
-            f"--authentication-kubeconfig={sched}",
-            f"--authorization-kubeconfig={sched}",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            "--profiling=false",
-            "--v=1",
-        ],
-    )
+    p.start("kube-scheduler", _controller_flags("kube-scheduler", "scheduler"))
     for name, port in (("kube-controller-manager", 10257), ("kube-scheduler", 10259)):
         p.wait_for(name, lambda port=port: _get(f"https://127.0.0.1:{port}/healthz", self_signed=True), 90, name)

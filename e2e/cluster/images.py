@@ -147,28 +147,27 @@ exec "$@"
 """
 
 
+def _one_binary(ref: str, path: str, binary: Path, user: str) -> ImageSpec:
+    """An image of one static binary, on PATH, as its entrypoint."""
+    return ImageSpec(ref, {path: (binary, 0o755)}, [Path(path).name if path.startswith("/bin/") else path], user=user)
+
+
 def cluster_images() -> list[ImageSpec]:
     """Every image the cluster, Argo's manifests and the charts reference, from the built binaries."""
-    argo_v, minio_v, mc_v = c.ARGO.version, c.MINIO.version, c.MC.version
-    k8s_v, dns_v = c.KUBERNETES.version, c.COREDNS.version
+    argo_v, k8s_v, dns_v = c.ARGO.version, c.KUBERNETES.version, c.COREDNS.version
     argo = "quay.io/argoproj"
     return [
-        ImageSpec(PAUSE_IMAGE, {"/pause": (c.PAUSE.binary("pause"), 0o755)}, ["/pause"], user="65535"),
-        ImageSpec(
-            f"{argo}/workflow-controller:{argo_v}",
-            {"/bin/workflow-controller": (c.ARGO.binary("workflow-controller"), 0o755)},
-            ["workflow-controller"],
-            user="8737",
+        _one_binary(PAUSE_IMAGE, "/pause", c.PAUSE.binary("pause"), "65535"),
+        *(
+            _one_binary(f"{argo}/{image}:{argo_v}", f"/bin/{binary}", c.ARGO.binary(binary), "8737")
+            for image, binary in (
+                ("workflow-controller", "workflow-controller"),
+                ("argoexec", "argoexec"),
+                ("argocli", "argo"),
+            )
         ),
         ImageSpec(
-            f"{argo}/argoexec:{argo_v}",
-            {"/bin/argoexec": (c.ARGO.binary("argoexec"), 0o755)},
-            ["argoexec"],
-            user="8737",
-        ),
-        ImageSpec(f"{argo}/argocli:{argo_v}", {"/bin/argo": (c.ARGO.binary("argo"), 0o755)}, ["argo"], user="8737"),
-        ImageSpec(
-            f"quay.io/minio/minio:{c.minio_release(minio_v)}",
+            f"quay.io/minio/minio:{c.minio_release(c.MINIO.version)}",
             {"/usr/bin/minio": (c.MINIO.binary("minio"), 0o755)},
             ["/usr/bin/docker-entrypoint.sh"],
             cmd=["minio"],
@@ -176,23 +175,13 @@ def cluster_images() -> list[ImageSpec]:
             texts={"/usr/bin/docker-entrypoint.sh": (MINIO_ENTRYPOINT, 0o755)},
         ),
         ImageSpec(
-            f"quay.io/minio/mc:{c.minio_release(mc_v)}",
+            f"quay.io/minio/mc:{c.minio_release(c.MC.version)}",
             {"/usr/bin/mc": (c.MC.binary("mc"), 0o755)},
             ["mc"],
             busybox=True,
         ),
-        ImageSpec(
-            f"registry.k8s.io/coredns/coredns:{dns_v}",
-            {"/coredns": (c.COREDNS.binary("coredns"), 0o755)},
-            ["/coredns"],
-            user="65532",
-        ),
-        ImageSpec(
-            f"registry.k8s.io/kubectl:{k8s_v}",
-            {"/bin/kubectl": (c.KUBERNETES.binary("kubectl"), 0o755)},
-            ["kubectl"],
-            user="65532",
-        ),
+        _one_binary(f"registry.k8s.io/coredns/coredns:{dns_v}", "/coredns", c.COREDNS.binary("coredns"), "65532"),
+        _one_binary(f"registry.k8s.io/kubectl:{k8s_v}", "/bin/kubectl", c.KUBERNETES.binary("kubectl"), "65532"),
     ]
 
 
