@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: setup test test-fast faults lint bench demo images base-image engine clean help cluster cluster-down e2e
 
 help:  ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,7 +68,7 @@ engine:  ## make a Docker Engine answer here (as root: installs Debian's docker.
 
 # The real cluster (e2e/README.md): Kubernetes, Argo Workflows, MinIO and CoreDNS built from the Go
 # modules under e2e/modules, cached by version in ~/.cache/odpipe-cluster; as root.
-cluster:  ## a one-node Kubernetes on this machine, in a network namespace of its own (~10 min cold, <2 min warm)
+cluster:  ## a one-node Kubernetes on this machine, in a network namespace of its own (~20 min of Go builds cold, under 1 min warm)
 	tools/install-cluster-deps.sh
 	$(BIN)/python -m e2e.cluster up
 
