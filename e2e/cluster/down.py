@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import netns
@@ -116,9 +117,8 @@ def _remove_cgroups() -> None:
             top.rmdir()
 
 
-def down(log: object = print) -> list[str]:
+def down(say: Callable[[str], None] = print) -> list[str]:
     """Stop everything; returns what is still left (empty when clean)."""
-    say = log if callable(log) else print
     sandbox_netns: list[str] = []
     for name in DAEMONS[:2]:
         p.stop(name)

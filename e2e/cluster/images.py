@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -199,14 +198,28 @@ def _marker(ref: str) -> Path:
     return state("imported", ref.replace("/", "_").replace(":", "_"))
 
 
-def import_archive(ref: str, archive: Path, identity: str) -> bool:
-    """Import unless containerd already holds this exact build (its marker names the archive)."""
+def _record(ref: str, identity: str) -> None:
     marker = _marker(ref)
-    if marker.exists() and marker.read_text() == identity and ctr("images", "ls", "-q", f"name=={ref}").stdout.strip():
-        return False
-    ctr("images", "import", "--snapshotter", "overlayfs", str(archive))
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(identity)
+
+
+def _already_imported(ref: str, identity: str) -> bool:
+    """containerd holds `ref`, and it is the build whose identity the marker recorded."""
+    marker = _marker(ref)
+    return (
+        marker.exists()
+        and marker.read_text() == identity
+        and bool(ctr("images", "ls", "-q", f"name=={ref}").stdout.strip())
+    )
+
+
+def import_archive(ref: str, archive: Path, identity: str) -> bool:
+    """Import unless containerd already holds this exact build (its marker names the archive)."""
+    if _already_imported(ref, identity):
+        return False
+    ctr("images", "import", "--snapshotter", "overlayfs", str(archive))
+    _record(ref, identity)
     return True
 
 
@@ -226,8 +239,7 @@ def load_docker_image(ref: str) -> bool:
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True, check=True
     ).stdout.strip()
-    marker = _marker(ref)
-    if marker.exists() and marker.read_text() == image_id and ctr("images", "ls", "-q", f"name=={ref}").stdout.strip():
+    if _already_imported(ref, image_id):
         return False
     tmp = CACHE / "images" / "docker-save.tar"
     tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -236,12 +248,5 @@ def load_docker_image(ref: str) -> bool:
         ctr("images", "import", "--snapshotter", "overlayfs", str(tmp))
     finally:
         tmp.unlink(missing_ok=True)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(image_id)
+    _record(ref, image_id)
     return True
-
-
-def have(ref: str) -> bool:
-    return shutil.which("ctr") is not None and bool(
-        ctr("images", "ls", "-q", f"name=={ref}", check=False).stdout.strip()
-    )

@@ -43,10 +43,6 @@ def create() -> None:
         )
 
 
-def routes() -> str:
-    return _ip("-n", NETNS, "route", "show", "table", "all").stdout
-
-
 def delete() -> None:
     if exists():
         _ip("netns", "delete", NETNS)

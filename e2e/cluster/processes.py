@@ -18,13 +18,6 @@ def in_netns(cmd: Sequence[str]) -> list[str]:
     return ["nsenter", f"--net={NETNS_PATH}", "--", *cmd]
 
 
-def netns_run(cmd: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    kwargs.setdefault("capture_output", True)
-    kwargs.setdefault("text", True)
-    kwargs.setdefault("check", True)
-    return subprocess.run(in_netns(cmd), **kwargs)  # type: ignore[call-overload,no-any-return]
-
-
 def pidfile(name: str) -> Path:
     return run_dir("pids", f"{name}.pid")
 
