@@ -43,7 +43,8 @@ def umbrella_offline(tmp: Path) -> Path:
     remote charts (same name and version, no templates): renders offline and still exercises the
     umbrella's wiring into odpipe-workflows. A networked CI runs `helm dependency build` instead."""
     root = tmp / "umbrella"
-    shutil.copytree(UMBRELLA, root / "odpipe")
+    # not the charts/*.tgz a `make e2e` packed there (gitignored): this copy gets stand-ins of its own
+    shutil.copytree(UMBRELLA, root / "odpipe", ignore=shutil.ignore_patterns("*.tgz"))
     shutil.copytree(WORKFLOWS, root / "odpipe-workflows")
     chart = root / "odpipe"
     deps = yaml.safe_load((chart / "Chart.yaml").read_text())["dependencies"]

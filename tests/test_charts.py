@@ -157,13 +157,13 @@ def test_semantic_lint_passes_and_catches_breakage(rendered: dict[str, list[dict
         assert lint(docs) == [], name
     docs = copy.deepcopy(rendered["odpipe-workflows/default-values.yaml"])
     pipeline = next(d for d in docs if d.get("metadata", {}).get("name") == "odpipe-pipeline")
-    tasks = pipeline["spec"]["templates"][0]["dag"]["tasks"]
-    tasks[1]["depends"] = "prepre"
-    tasks[2]["arguments"]["artifacts"][0]["from"] = "{{tasks.train.outputs.artifacts.wieghts}}"
-    tasks[2]["arguments"]["artifacts"].pop(2)
-    tasks[0]["templateRef"]["template"] = "nope"
+    tasks = {t["name"]: t for t in pipeline["spec"]["templates"][0]["dag"]["tasks"]}
+    tasks["train"]["depends"] = "prepre"
+    tasks["export-deploy"]["arguments"]["artifacts"][0]["from"] = "{{tasks.train.outputs.artifacts.wieghts}}"
+    tasks["export-deploy"]["arguments"]["artifacts"].pop(2)
+    tasks["prepare"]["templateRef"]["template"] = "nope"
     pipeline["spec"]["volumes"].pop(0)
-    pipeline["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"][0]["value"] = "{{ .Values.x }}"
+    tasks["prepare"]["arguments"]["parameters"][0]["value"] = "{{ .Values.x }}"
     problems = "\n".join(lint(docs))
     for needle in (
         "unknown task 'prepre'",
@@ -352,6 +352,7 @@ def test_image_digest_and_global_registry() -> None:
     images = {n: c["image"] for n, c in _task_containers(docs).items()}
     assert images == {
         "odpipe-prepare": "mirror.example/odpipe/prepare:0.1.0",
+        "odpipe-pipeline": "mirror.example/odpipe/prepare:0.1.0",  # its check-inputs step
         "odpipe-train": f"ghcr.io/odpipe/train@{digest}",  # the digest overrides the tag and the variant
         "odpipe-export-deploy": "ghcr.io/odpipe/export-deploy:0.1.0-cuda",
     }
@@ -369,7 +370,7 @@ def test_image_digest_and_global_registry() -> None:
 def test_umbrella_passes_global_image_registry_down(umbrella: Path) -> None:
     docs = render(umbrella, sets=("global.imageRegistry=registry.local:5000",))
     images = [c["image"] for c in _task_containers(docs).values()]
-    assert len(images) == 3 and all(i.startswith("registry.local:5000/odpipe/") for i in images), images
+    assert len(images) == 4 and all(i.startswith("registry.local:5000/odpipe/") for i in images), images
 
 
 def test_gpu_and_shm_belong_to_the_train_template_alone(rendered: dict[str, list[dict[str, Any]]]) -> None:

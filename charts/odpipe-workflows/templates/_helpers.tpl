@@ -300,10 +300,10 @@ are all rendered from this table.
 {{- define "odpipe-workflows.parameterTable" -}}
 {{- $p := .Values.pipeline -}}
 - name: annotations-key
-  steps: [prepare]
+  steps: [check-inputs, prepare]
   description: key of the COCO instances JSON in the datasets bucket
 - name: images-prefix
-  steps: [prepare]
+  steps: [check-inputs, prepare]
   value: ""
   description: images under this prefix of the datasets bucket, synced to /data/raw (or use images-path)
 - name: images-path

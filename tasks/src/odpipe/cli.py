@@ -68,8 +68,10 @@ def _main(
 
 def _fail(exc: OdpipeError) -> None:
     from odpipe.console import console
+    from odpipe.termination import record
 
     console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    record(str(exc))
     raise typer.Exit(exc.exit_code)
 
 
@@ -687,6 +689,50 @@ def check_s3(
         console.print(f"{'missing' if b in missing else 'ok':8} s3://{b} at {storage.endpoint_url}", markup=False)
     if missing:
         raise typer.Exit(3)
+
+
+@app.command("check-inputs")
+def check_inputs(
+    annotations_key: Annotated[str, typer.Option(help="Key of the COCO instances JSON in the datasets bucket.")],
+    images_prefix: Annotated[
+        str, typer.Option(help="Prefix of the images in the datasets bucket (empty: images already on /data).")
+    ] = "",
+    credentials_from: Annotated[
+        str,
+        typer.Option(
+            envvar="ODPIPE_CREDENTIALS_FROM",
+            help="Where AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY come from, for the message (e.g. the Secret).",
+        ),
+    ] = "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+) -> None:
+    """Check the S3 endpoint, credentials, the three buckets and the run's inputs before the pipeline starts.
+
+    Every problem is named with the chart value or parameter that sets it: exit 2, or 3 when S3 does not
+    answer.
+    """
+    from odpipe.check_inputs import BUCKET_ROLES, Inputs, check
+    from odpipe.console import console
+    from odpipe.storage import Buckets, Storage
+    from odpipe.termination import record
+
+    buckets = Buckets.from_env()
+    try:
+        storage = Storage(max_attempts=3)
+        problems = check(storage, buckets, Inputs(annotations_key, images_prefix, credentials_from))
+    except OdpipeError as exc:
+        _fail(exc)
+        return
+    if problems:
+        for p in problems:
+            console.print(f"[bold red]error:[/] {p}", markup=True, highlight=False)
+        record("\n".join(str(p) for p in problems))
+        # an endpoint that does not answer may come back (retried); the rest is configuration (not retried)
+        raise typer.Exit(3 if any(p.what == "endpoint" for p in problems) else 2)
+    names = ", ".join(f"{getattr(buckets, role)}" for role, _, _ in BUCKET_ROLES)
+    what = f"s3://{buckets.datasets}/{annotations_key.strip('/')}"
+    if images_prefix.strip("/"):
+        what += f" and images under s3://{buckets.datasets}/{images_prefix.strip('/')}/"
+    console.print(f"ok: {storage.endpoint_url} accepts the credentials; buckets {names}; {what}", markup=False)
 
 
 def main() -> None:

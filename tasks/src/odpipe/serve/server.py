@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import warnings
@@ -155,6 +156,7 @@ async def run(options: ServeOptions, storage: Storage | None = None) -> None:
         await server.serve()
     finally:
         poller.cancel()
+        shutil.rmtree(watcher.scratch, ignore_errors=True)  # the loaded versions' files
     log.info("stopped")
 
 
