@@ -161,10 +161,17 @@ def test_a_default_install_can_wait(tmp_path: Path) -> None:
     """`helm install --wait` finishes only when every Deployment is Ready: the serve Deployment is Ready
     only with a model loaded, which a new install does not have (the real cluster timed out on it), so
     the defaults must not deploy it, and the e2e enables it by upgrade after the first run."""
-    docs = render(umbrella_offline(tmp_path), namespace="mlops")
-    deployments = [d["metadata"]["name"] for d in docs if d.get("kind") == "Deployment"]
-    assert not [d for d in deployments if "serve" in d], deployments
-    values = yaml.safe_load((REPO / "e2e" / "values-cluster.yaml").read_text())
+    from e2e.cluster.userpath import INSTALL_SETS
+
+    chart = umbrella_offline(tmp_path)
+    cluster_values = REPO / "e2e" / "values-cluster.yaml"
+
+    def serve_deployments(docs: list[dict[str, Any]]) -> list[str]:
+        names = [d["metadata"]["name"] for d in docs if d.get("kind") == "Deployment"]
+        return [n for n in names if "serve" in n]
+
+    assert not serve_deployments(render(chart, namespace="mlops"))
+    assert not serve_deployments(render(chart, cluster_values, sets=INSTALL_SETS[1::2]))  # the e2e's install
+    assert serve_deployments(render(chart, cluster_values))  # and its upgrade after v1
+    values = yaml.safe_load(cluster_values.read_text())
     assert values["odpipe-workflows"]["serving"]["enabled"] is True  # enabled by the upgrade after v1
-    userpath = (REPO / "e2e" / "cluster" / "userpath.py").read_text()
-    assert '"odpipe-workflows.serving.enabled=false", "--wait"' in userpath

@@ -2,41 +2,52 @@
 engineer walk it: Argo from its release manifests, `helm install` of the umbrella with the bundled
 MinIO, `helm test`, the bccd set uploaded as NOTES.txt says, `argo submit --from
 workflowtemplate/odpipe-pipeline --wait`, serving v1 then v2 without a failed request, two failures a
-user can make (a wrong bucket, a wrong secret key), `helm upgrade`, `helm uninstall`; then `odpipe run`
-on the same data for comparison, and a summary."""
+user can make (a wrong secret key, a missing annotations key, a wrong bucket), `helm upgrade`, `helm
+uninstall`; then `odpipe run` on the same data for comparison, and a summary. The clients, workflow,
+serving and summary helpers live in modules of their own beside this one."""
 
 from __future__ import annotations
 
 import base64
 import json
 import shutil
-import socket
-import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import components as c
 from . import netns
+from .clients import (
+    ARGO_NS,
+    MODEL,
+    NS,
+    RELEASE,
+    helm,
+    k,
+    list_objects,
+    port_forward,
+    s3_client,
+    s3_credentials,
+    sh,
+)
 from .images import load_cluster_images, load_docker_image
-from .layout import LOCAL, REPO
-from .up import argo_bin, helm_bin, is_up, kubectl
+from .layout import REPO
+from .serving import Traffic, infer, serve_url, wait_serving_version
+from .summary import Report, print_summary
+from .up import is_up
+from .workflows import failure_messages, pod_steps, submit
 
-NS = "mlops"
-RELEASE = "odpipe"
-ARGO_NS = "argo"
 TESTDATA = REPO.parent / "shared" / "testdata" / "bccd"
 BCCD_JSON = TESTDATA / "voc2coco" / "sample" / "outputs" / "bccd_train_cocoformat.json"
 BCCD_IMAGES = TESTDATA / "BCCD_Dataset" / "BCCD" / "JPEGImages"
-MODEL = "bccd"
 #: small enough for two runs on 2 CPUs, large enough to give a model the quality gate can measure
 TRAIN_PARAMS = {"epochs": "2", "imgsz": "320", "batch": "8"}
 UMBRELLA = REPO / "charts" / "odpipe"
+#: serving waits for the first model (its readiness needs a loaded version, which no install has), so
+#: the install leaves it off and an upgrade turns it on after v1
+INSTALL_SETS = ("--set", "odpipe-workflows.serving.enabled=false")
 
 
 def task_images() -> dict[str, str]:
@@ -45,52 +56,6 @@ def task_images() -> dict[str, str]:
         raise SystemExit("no task images: run `make images` first")
     refs = dict(line.split("=", 1) for line in env.read_text().splitlines() if "=" in line)
     return {k: v for k, v in refs.items() if not k.endswith("_build_seconds")}
-
-
-@dataclass
-class Report:
-    say: Callable[[str], None]
-    steps: list[tuple[str, float, str]] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-    failed: list[str] = field(default_factory=list)
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[dict[str, str]]:
-        self.say(f"== {name}")
-        note: dict[str, str] = {"": ""}
-        started = time.monotonic()
-        try:
-            yield note
-        except Exception as exc:
-            self.steps.append((name, time.monotonic() - started, f"FAILED: {exc}"))
-            self.failed.append(name)
-            raise
-        self.steps.append((name, time.monotonic() - started, note[""]))
-
-
-def sh(*cmd: str | Path, input: str | None = None, check: bool = True, timeout: float = 900) -> str:
-    proc = subprocess.run(
-        [str(x) for x in cmd], input=input, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and proc.returncode != 0:
-        shown = " ".join(str(x) for x in cmd[:6])
-        raise RuntimeError(f"{shown} ... failed ({proc.returncode}):\n{proc.stderr[-3000:]}{proc.stdout[-2000:]}")
-    return proc.stdout
-
-
-def k(*args: str, check: bool = True, input: str | None = None, timeout: float = 300) -> str:
-    return sh(*kubectl(), *args, check=check, input=input, timeout=timeout)
-
-
-def helm(*args: str, timeout: float = 900) -> str:
-    return sh(helm_bin(), f"--kubeconfig={LOCAL / 'kubeconfig'}", *args, timeout=timeout)
-
-
-def argo(*args: str, check: bool = True, timeout: float = 1800) -> str:
-    return sh(argo_bin(), f"--kubeconfig={LOCAL / 'kubeconfig'}", *args, check=check, timeout=timeout)
-
-
-# ---------------------------------------------------------------- install
 
 
 def install_argo(work: Path) -> None:
@@ -163,62 +128,6 @@ def helm_values() -> list[str]:
     ]  # fmt: skip
 
 
-# ---------------------------------------------------------------- S3
-
-
-def s3_credentials() -> tuple[str, str]:
-    secret = json.loads(k("-n", NS, "get", "secret", "odpipe-s3", "-o", "json"))["data"]
-    return base64.b64decode(secret["rootUser"]).decode(), base64.b64decode(secret["rootPassword"]).decode()
-
-
-@contextmanager
-def port_forward(service: str, port: int) -> Iterator[int]:
-    """kubectl port-forward, as NOTES.txt tells users (on the namespace's loopback)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        local = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [*kubectl(), "-n", NS, "port-forward", f"svc/{service}", f"{local}:{port}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", local), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.3)
-        yield local
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def s3_client(port: int) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    user, password = s3_credentials()
-    return boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        aws_access_key_id=user,
-        aws_secret_access_key=password,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}),
-    )
-
-
-def list_objects(s3: Any, bucket: str, prefix: str = "") -> dict[str, int]:
-    out: dict[str, int] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        out.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
-    return out
-
-
 def upload_bccd(s3: Any) -> int:
     doc = json.loads(BCCD_JSON.read_text())
     names = sorted({Path(img["file_name"]).name for img in doc["images"]})
@@ -226,147 +135,6 @@ def upload_bccd(s3: Any) -> int:
     for name in names:
         s3.upload_file(str(BCCD_IMAGES / name), "datasets", f"bccd/images/{name}")
     return len(names)
-
-
-# ---------------------------------------------------------------- workflows
-
-
-class PodWatch(threading.Thread):
-    """Records the pods of one workflow while it runs (podGC deletes them once they succeed)."""
-
-    def __init__(self, workflow: str) -> None:
-        super().__init__(daemon=True)
-        self.workflow, self.pods, self.stop = workflow, {}, threading.Event()  # type: dict[str, Any]
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            out = k(
-                "-n",
-                NS,
-                "get",
-                "pods",
-                "-l",
-                f"workflows.argoproj.io/workflow={self.workflow}",
-                "-o",
-                "json",
-                check=False,
-            )
-            try:
-                for pod in json.loads(out or "{}").get("items", []):
-                    spec = pod["spec"]
-                    node_id = pod["metadata"].get("annotations", {}).get("workflows.argoproj.io/node-id")
-                    self.pods[node_id or pod["metadata"]["name"]] = {
-                        "name": pod["metadata"]["name"],
-                        "images": {x["name"]: x["image"] for x in spec.get("containers", [])},
-                        "init": {x["name"]: x["image"] for x in spec.get("initContainers", [])},
-                        "phase": pod["status"].get("phase"),
-                        "pvc": [
-                            v["persistentVolumeClaim"]["claimName"]
-                            for v in spec.get("volumes", [])
-                            if "persistentVolumeClaim" in v
-                        ],
-                    }
-            except (json.JSONDecodeError, KeyError):
-                pass
-            self.stop.wait(2)
-
-
-def submit(name: str, params: dict[str, str], *, expect_success: bool = True) -> dict[str, Any]:
-    args = ["submit", "-n", NS, "--from", "workflowtemplate/odpipe-pipeline", "--name", name, "--wait"]
-    for key, value in params.items():
-        args += ["-p", f"{key}={value}"]
-    watch = PodWatch(name)
-    watch.start()
-    started = time.monotonic()
-    argo(*args, check=False)
-    wall = time.monotonic() - started
-    watch.stop.set()
-    watch.join()
-    wf = json.loads(argo("get", "-n", NS, name, "-o", "json"))
-    wf["_wall"], wf["_pods"] = wall, watch.pods
-    phase = wf["status"]["phase"]
-    if expect_success and phase != "Succeeded":
-        raise RuntimeError(f"workflow {name} {phase}: {wf['status'].get('message', '')}\n{failure_messages(wf)}")
-    return wf
-
-
-def pod_steps(wf: dict[str, Any]) -> list[dict[str, Any]]:
-    steps = []
-    for node in wf["status"].get("nodes", {}).values():
-        if node.get("type") != "Pod":
-            continue
-        start, end = node.get("startedAt"), node.get("finishedAt")
-        seconds = _seconds(end) - _seconds(start) if start and end else None
-        steps.append({"step": node.get("displayName"), "pod": node.get("id"), "phase": node.get("phase"),
-                      "seconds": seconds, "message": node.get("message", ""), "started": start or ""})  # fmt: skip
-    return sorted(steps, key=lambda s: (s["started"], s["pod"]))  # in the order they ran
-
-
-def _seconds(stamp: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-
-
-def failure_messages(wf: dict[str, Any]) -> str:
-    return "\n".join(f"{s['step']}: {s['phase']}: {s['message']}" for s in pod_steps(wf) if s["phase"] != "Succeeded")
-
-
-# ---------------------------------------------------------------- serving
-
-
-def serve_url() -> str:
-    svc = json.loads(k("-n", NS, "get", "svc", "-l", "app.kubernetes.io/component=serving", "-o", "json"))["items"][0]
-    return f"{svc['spec']['clusterIP']}:{svc['spec']['ports'][0]['port']}"
-
-
-def wait_serving_version(url: str, version: str, timeout: float = 300) -> float:
-    import tritonclient.http as httpclient
-
-    client = httpclient.InferenceServerClient(url)
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if client.is_model_ready(MODEL, version) and client.get_model_metadata(MODEL)["versions"][-1:] == [version]:
-                return time.monotonic() - started
-        except Exception:
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"the serve Service at {url} did not serve {MODEL} version {version} within {timeout:.0f} s")
-
-
-def infer(url: str, image: Path) -> dict[str, Any]:
-    import numpy as np
-    import tritonclient.http as httpclient
-
-    client = httpclient.InferenceServerClient(url, network_timeout=60)
-    item = httpclient.InferInput("image", [1], "BYTES")
-    item.set_data_from_numpy(np.array([image.read_bytes()], dtype=np.object_))
-    result = client.infer(MODEL, [item])
-    n = int(result.as_numpy("num_detections")[0])
-    return {"version": result.get_response()["model_version"], "detections": n,
-            "top": [round(float(x), 3) for x in result.as_numpy("scores")[0, :3]]}  # fmt: skip
-
-
-class Traffic(threading.Thread):
-    """Requests in a loop while a new version is published: every answer's version, every failure."""
-
-    def __init__(self, url: str, image: Path) -> None:
-        super().__init__(daemon=True)
-        self.url, self.image, self.stop = url, image, threading.Event()
-        self.versions: list[str] = []
-        self.failures: list[str] = []
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.versions.append(infer(self.url, self.image)["version"])
-            except Exception as exc:
-                self.failures.append(str(exc)[:200])
-            self.stop.wait(0.5)
-
-
-# ---------------------------------------------------------------- the path
 
 
 def run(say: Callable[[str], None]) -> bool:
@@ -418,9 +186,8 @@ def _walk(r: Report, work: Path) -> None:
         note[""] = f"Argo {c.ARGO.version}, namespace {ARGO_NS}"
     with r.step("helm install odpipe charts/odpipe (bundled MinIO)") as note:
         pack_charts(work)
-        # serving waits for the first model: its readiness needs a loaded version, which no install has
-        helm("install", RELEASE, str(UMBRELLA), "-n", NS, "--create-namespace", *helm_values(),
-             "--set", "odpipe-workflows.serving.enabled=false", "--wait", "--timeout", "10m")  # fmt: skip
+        helm("install", RELEASE, str(UMBRELLA), "-n", NS, "--create-namespace", *helm_values(), *INSTALL_SETS,
+             "--wait", "--timeout", "10m")  # fmt: skip
         note[""] = "deployed"
     with r.step("helm test") as note:
         helm("test", RELEASE, "-n", NS, "--timeout", "10m")
@@ -594,54 +361,3 @@ def _odpipe_run(work: Path, params: dict[str, str]) -> float:
     started = time.monotonic()
     sh(*args, timeout=1800)
     return time.monotonic() - started
-
-
-def print_summary(r: Report) -> None:
-    say = r.say
-    say("")
-    say("== odpipe e2e summary")
-    say(
-        f"Kubernetes {c.KUBERNETES.version}, Argo Workflows {c.ARGO.version}, "
-        f"MinIO {c.minio_release(c.MINIO.version)}, mc {c.minio_release(c.MC.version)}, CoreDNS {c.COREDNS.version}, "
-        f"containerd {_version('containerd', '--version')}, runc {_version('runc', '--version')}, "
-        f"etcd {_version('etcd', '--version')}"
-    )
-    for name, seconds, note in r.steps:
-        say(f"  {seconds:7.1f} s  {name}: {note}")
-    for key in ("workflow v1", "workflow v2"):
-        wf = r.facts.get(key)
-        if not wf:
-            continue
-        say(f"{key}: {wf['metadata']['name']} {wf['status']['phase']}, wall {wf['_wall']:.0f} s")
-        for s in pod_steps(wf):
-            pod = wf["_pods"].get(s["pod"], {})
-            image = pod.get("images", {}).get("main", "?")
-            name = pod.get("name", s["pod"])
-            say(f"    {s['step']:16} {s['phase']:10} {s['seconds'] or 0:6.0f} s  pod {name}  image {image}")
-            say(f"        init {sorted(pod.get('init', {}).values())}  pvc {pod.get('pvc')}")
-    if "odpipe run seconds" in r.facts and "workflow v1" in r.facts:
-        wall = r.facts["workflow v1"]["_wall"]
-        local = r.facts["odpipe run seconds"]
-        say(f"workflow v1 wall {wall:.0f} s against odpipe run {local:.0f} s on the same data: {wall / local:.2f}x")
-    for key in ("answer v1", "answer v2", "swap", "after uninstall"):
-        if key in r.facts:
-            say(f"{key}: {json.dumps(r.facts[key])}")
-    for key, value in r.facts.items():
-        if key.startswith("failure "):
-            say(f"{key}: {value.splitlines()[-1][:200] if value else ''}")
-    for key in ("artifacts v1", "models after v1"):
-        for obj, size in sorted(r.facts.get(key, {}).items()):
-            say(f"    {size:>10}  s3://{'argo-artifacts' if 'artifacts' in key else 'models'}/{obj}")
-    say(
-        f"total {r.facts.get('total seconds', 0)} s; "
-        + ("FAILED: " + ", ".join(r.failed) if r.failed else "all steps passed")
-    )
-
-
-def _version(*cmd: str) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.split()
-    except OSError:
-        return "?"
-    words = [w for w in out if any(ch.isdigit() for ch in w) and "." in w]
-    return words[0] if words else "?"
