@@ -3,5 +3,6 @@
 One job a module: layout (where everything lives), components (Go builds cached by version),
 images (OCI archives from those binaries, loaded into the node's containerd), pki (certificates and
 kubeconfigs), processes (daemons inside the namespace), controlplane, node, addons, down, and
-userpath (the README's path on the running cluster: `make e2e`).
+userpath (the README's path on the running cluster: `make e2e`) with its clients, workflows, serving
+and summary.
 """
