@@ -163,3 +163,20 @@ def test_check_inputs_can_be_turned_off() -> None:
     dag = next(t for t in wt["spec"]["templates"] if t["name"] == "pipeline")["dag"]["tasks"]
     assert [t["name"] for t in dag] == ["prepare", "train", "export-deploy"] and "depends" not in dag[0]
     assert all(t["name"] != "check-inputs" for t in wt["spec"]["templates"])
+
+
+def test_every_task_container_puts_its_failure_in_the_node_message() -> None:
+    # Argo appends the container's termination message to "Error (exit code N)": odpipe writes its error
+    # there (termination.record), and a crash without one falls back to the last log lines
+    docs = render(WORKFLOWS, sets=("s3.endpoint=minio:9000",))
+    containers = {
+        f"{d['metadata']['name']}/{t['name']}": t["container"]
+        for d in docs
+        if d["kind"] == "WorkflowTemplate"
+        for t in d["spec"]["templates"]
+        if "container" in t
+    }
+    assert len(containers) == 4, sorted(containers)
+    for name, container in containers.items():
+        assert container.get("terminationMessagePolicy") == "FallbackToLogsOnError", name
+        assert "terminationMessagePath" not in container, name  # the kubelet's default, which record() writes

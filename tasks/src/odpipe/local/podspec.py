@@ -16,7 +16,7 @@ from odpipe.local.staging import sandbox_path
 
 _CONTAINER_FIELDS = frozenset(
     {"name", "image", "imagePullPolicy", "command", "args", "env", "resources", "securityContext",
-     "volumeMounts", "workingDir"}
+     "terminationMessagePolicy", "volumeMounts", "workingDir"}
 )  # fmt: skip
 _POD_SECURITY = frozenset(
     {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "fsGroupChangePolicy", "supplementalGroups",
