@@ -175,3 +175,12 @@ def test_a_default_install_can_wait(tmp_path: Path) -> None:
     assert serve_deployments(render(chart, cluster_values))  # and its upgrade after v1
     values = yaml.safe_load(cluster_values.read_text())
     assert values["odpipe-workflows"]["serving"]["enabled"] is True  # enabled by the upgrade after v1
+
+
+def test_module_source_never_answers_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a cold CI run found `go list -m -f {{.Dir}}` answering "" for a module whose zip was not fetched
+    # yet, which read as the current folder; module_source must download it or say which it lacks
+    monkeypatch.setenv("GOPROXY", "off")
+    monkeypatch.setenv("GOMODCACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(RuntimeError, match="github.com/argoproj/argo-workflows/v4: no source"):
+        components.module_source(components.ARGO)

@@ -139,15 +139,25 @@ ALL = (KUBERNETES, ARGO, MINIO, MC, COREDNS, PAUSE)
 
 
 def module_source(component: Component) -> Path:
-    """The module's source in the Go module cache (downloaded if missing)."""
+    """The module's source in the Go module cache, downloaded and extracted if missing.
+
+    `go mod download`, not `go list -m -f {{.Dir}}`: on a cold cache a build of another package may have
+    fetched only the module's go.mod, and `go list` then answers an empty Dir (found by a cold CI run).
+    """
     out = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", component.module],
+        ["go", "mod", "download", "-json", component.module],
         cwd=component.module_dir,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
-    return Path(out.stdout.strip())
+    info = json.loads(out.stdout or "{}")
+    source = Path(info.get("Dir") or "")
+    if out.returncode != 0 or not info.get("Dir") or not source.is_dir():
+        raise RuntimeError(
+            f"{component.module}: no source in the Go module cache ({info.get('Error') or out.stderr.strip()})"
+        )
+    return source
 
 
 def _source_copy(component: Component, work: Path) -> tuple[Path, list[str]]:
