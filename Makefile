@@ -68,7 +68,7 @@ engine:  ## make a Docker Engine answer here (as root: installs Debian's docker.
 
 # The real cluster (e2e/README.md): Kubernetes, Argo Workflows, MinIO and CoreDNS built from the Go
 # modules under e2e/modules, cached by version in ~/.cache/odpipe-cluster; as root.
-cluster:  ## a one-node Kubernetes on this machine, in a network namespace of its own (~20 min of Go builds cold, under 1 min warm)
+cluster:  ## a one-node Kubernetes on this machine, in a network namespace of its own (11 min of Go builds cold, under 1 min warm)
 	tools/install-cluster-deps.sh
 	$(BIN)/python -m e2e.cluster up
 
