@@ -9,9 +9,8 @@ value or workflow parameter that sets it, and reports all of them at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from odpipe.storage import Buckets, S3Uri, Storage
+from odpipe.storage import Buckets, S3Uri, Storage, error_code
 
 # what each bucket is for, with the chart value that names it
 BUCKET_ROLES = (
@@ -43,11 +42,6 @@ class Problem:
         return self.message
 
 
-def _code(exc: Exception) -> str:
-    response: dict[str, Any] = getattr(exc, "response", {}) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def check(storage: Storage, buckets: Buckets, inputs: Inputs) -> list[Problem]:
     """Every problem found; an empty list when the run can start. Stops early only where a first
     problem makes the rest meaningless (the endpoint or the credentials)."""
@@ -65,7 +59,7 @@ def check(storage: Storage, buckets: Buckets, inputs: Inputs) -> list[Problem]:
         except EndpointConnectionError as exc:
             return [Problem("endpoint", f"S3 endpoint {url} does not answer (s3.endpoint): {exc}")]
         except ClientError as exc:
-            code = _code(exc)
+            code = error_code(exc)
             if code in _CREDENTIAL_CODES:
                 return [
                     Problem(
@@ -109,7 +103,7 @@ def _inputs(storage: Storage, bucket: str, inputs: Inputs) -> list[Problem]:
         try:
             page = storage.client.list_objects_v2(Bucket=bucket, Prefix=prefix + "/", MaxKeys=1)
         except ClientError as exc:
-            return [*problems, Problem(str(uri), f"listing {uri} (parameter images-prefix): {_code(exc) or exc}")]
+            return [*problems, Problem(str(uri), f"listing {uri} (parameter images-prefix): {error_code(exc) or exc}")]
         if not page.get("KeyCount"):
             problems.append(
                 Problem(str(uri), f"no objects under {uri} (parameter images-prefix) at {storage.endpoint_url}")

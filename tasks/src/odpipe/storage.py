@@ -55,6 +55,12 @@ class S3Uri:
         return f"{S3_SCHEME}{self.bucket}/{self.key}"
 
 
+def error_code(exc: Exception) -> str:
+    """The S3 error code of a botocore ClientError ("NoSuchBucket", "403", ...); "" for anything else."""
+    response: dict[str, Any] = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
 def is_s3_uri(value: str) -> bool:
     return value.startswith(S3_SCHEME)
 
@@ -152,7 +158,7 @@ class Storage:
         if isinstance(exc, EndpointConnectionError):
             return StorageError(f"{action} {where}: S3 endpoint {self.endpoint_url} unreachable after retries ({exc})")
         if isinstance(exc, ClientError):
-            code = exc.response.get("Error", {}).get("Code", "?")
+            code = error_code(exc) or "?"
             if code in ("NoSuchBucket",):
                 return StorageError(f"{action} {where}: bucket {bucket!r} does not exist at {self.endpoint_url}")
             if code in ("NoSuchKey", "404", "NotFound"):
@@ -172,7 +178,7 @@ class Storage:
             self.client.head_bucket(Bucket=bucket)
             return True
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 return False
             raise self._fail("checking", bucket, "", exc) from exc
         except Exception as exc:
@@ -198,7 +204,7 @@ class Storage:
                 return self.client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
             return self.client.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise self._fail("reading", bucket, key, exc) from exc
         except Exception as exc:
@@ -274,7 +280,7 @@ class Storage:
         try:
             self.client.put_object(**kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
+            code = error_code(exc)
             if if_none_match and code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 return False
             raise self._fail("writing", bucket, key, exc) from exc
