@@ -77,7 +77,7 @@ cluster-down:  ## stop the cluster: no process, mount, namespace, cgroup or ipta
 
 e2e:  ## after `make cluster` and `make images`: helm install, helm test, argo submit, serve v1 -> v2, upgrade, uninstall
 	$(BIN)/python -m e2e.cluster load-images
-	$(BIN)/python -m e2e.cluster e2e
+	$(BIN)/python -m e2e.scenarios
 
 clean:
 	rm -rf .odpipe .pytest_cache .build .faults

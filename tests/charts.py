@@ -38,10 +38,10 @@ def render(
     return [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
 
 
-def umbrella_offline(tmp: Path) -> Path:
+def umbrella_offline(tmp: Path, real: dict[str, Path] | None = None) -> Path:
     """A copy of the umbrella whose charts/ holds the real odpipe-workflows and stand-ins for the two
-    remote charts (same name and version, no templates): renders offline and still exercises the
-    umbrella's wiring into odpipe-workflows. A networked CI runs `helm dependency build` instead."""
+    remote charts (same name and version, no templates), or the real packed charts named in `real`:
+    renders offline and still exercises the umbrella's wiring into odpipe-workflows."""
     root = tmp / "umbrella"
     # not the charts/*.tgz a `make e2e` packed there (gitignored): this copy gets stand-ins of its own
     shutil.copytree(UMBRELLA, root / "odpipe", ignore=shutil.ignore_patterns("*.tgz"))
@@ -52,6 +52,9 @@ def umbrella_offline(tmp: Path) -> Path:
     helm("package", str(root / "odpipe-workflows"), "--destination", str(chart / "charts"))
     for dep in deps:
         if dep["repository"].startswith("file://"):
+            continue
+        if real and dep["name"] in real:  # a real packed chart, as `helm dependency build` lays it
+            shutil.copy(real[dep["name"]], chart / "charts")
             continue
         stub = chart / "charts" / dep["name"]
         stub.mkdir()

@@ -28,7 +28,7 @@ RESOURCES = {
 }
 
 
-def _resource_list(gv: str) -> dict[str, Any]:
+def _resource_list(gv: str, resources: dict[str, list[tuple[str, str]]]) -> dict[str, Any]:
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",
@@ -41,16 +41,21 @@ def _resource_list(gv: str) -> dict[str, Any]:
                 "kind": k,
                 "verbs": ["get", "list", "create", "update", "patch", "delete"],
             }
-            for n, k in RESOURCES[gv]
+            for n, k in resources[gv]
         ],
     }
 
 
 @contextmanager
 def fake_kube(
-    tmp: Path, secrets: dict[tuple[str, str], dict[str, Any]], objects: dict[str, dict[str, Any]] | None = None
+    tmp: Path,
+    secrets: dict[tuple[str, str], dict[str, Any]],
+    objects: dict[str, dict[str, Any]] | None = None,
+    without: tuple[str, ...] = (),
 ) -> Iterator[Path]:
-    """Serve until the block ends; yields a kubeconfig path."""
+    """Serve until the block ends; yields a kubeconfig path. `without` leaves group-versions out of
+    discovery (e.g. "argoproj.io/v1alpha1": a cluster where Argo's CRDs do not exist yet)."""
+    served = {gv: kinds for gv, kinds in RESOURCES.items() if gv not in without}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -61,7 +66,7 @@ def fake_kube(
             elif path == "/api":
                 body = {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
             elif path == "/apis":
-                groups = sorted({gv.split("/")[0] for gv in RESOURCES if "/" in gv})
+                groups = sorted({gv.split("/")[0] for gv in served if "/" in gv})
                 body = {
                     "kind": "APIGroupList",
                     "apiVersion": "v1",
@@ -70,21 +75,21 @@ def fake_kube(
                             "name": g,
                             "versions": [
                                 {"groupVersion": gv, "version": gv.split("/")[1]}
-                                for gv in RESOURCES
+                                for gv in served
                                 if gv.startswith(g + "/")
                             ],
                             "preferredVersion": {
-                                "groupVersion": next(gv for gv in RESOURCES if gv.startswith(g + "/")),
-                                "version": next(gv for gv in RESOURCES if gv.startswith(g + "/")).split("/")[1],
+                                "groupVersion": next(gv for gv in served if gv.startswith(g + "/")),
+                                "version": next(gv for gv in served if gv.startswith(g + "/")).split("/")[1],
                             },
                         }
                         for g in groups
                     ],
                 }
             elif path == "/api/v1":
-                body = _resource_list("v1")
-            elif path.startswith("/apis/") and path[len("/apis/") :] in RESOURCES:
-                body = _resource_list(path[len("/apis/") :])
+                body = _resource_list("v1", served)
+            elif path.startswith("/apis/") and path[len("/apis/") :] in served:
+                body = _resource_list(path[len("/apis/") :], served)
             else:
                 parts = path.split("/")
                 if len(parts) == 7 and parts[1:3] == ["api", "v1"] and parts[5] == "secrets":

@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "tasks" / "src" / "odpipe"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "tasks" / "src" / "odpipe"
+E2E = REPO / "e2e"
 MAX_FUNCTION_LINES = 60
 # odpipe.local is being rewritten in another branch; its one long function goes with that rewrite.
 KNOWN_LONG: set[str] = set()
@@ -34,7 +36,7 @@ def function_lengths(root: Path = PACKAGE) -> dict[str, int]:
 
 
 def test_functions_are_shorter_than_the_limit() -> None:
-    lengths = function_lengths()
+    lengths = {**function_lengths(), **{f"e2e/{k}": n for k, n in function_lengths(E2E).items()}}
     too_long = {k: n for k, n in lengths.items() if n >= MAX_FUNCTION_LINES and k not in KNOWN_LONG}
     assert not too_long, f"functions of {MAX_FUNCTION_LINES}+ lines (split them into named steps): {too_long}"
 
@@ -89,3 +91,14 @@ def test_one_atomic_writer() -> None:
         if (lines := _renames(path))
     }
     assert not offenders
+
+
+def test_the_cluster_imports_no_scenario() -> None:
+    """e2e.cluster is the lifecycle only (kind's pkg/cluster): the scenarios build on it, never the reverse."""
+    offenders = {
+        f"{p.relative_to(E2E)}: {m}"
+        for p in (E2E / "cluster").rglob("*.py")
+        for m in _imported_modules(p)
+        if m.startswith(("e2e.scenarios", "scenarios")) or (m.startswith(".") and "scenarios" in m)
+    }
+    assert not offenders, offenders

@@ -161,7 +161,7 @@ def test_a_default_install_can_wait(tmp_path: Path) -> None:
     """`helm install --wait` finishes only when every Deployment is Ready: the serve Deployment is Ready
     only with a model loaded, which a new install does not have (the real cluster timed out on it), so
     the defaults must not deploy it, and the e2e enables it by upgrade after the first run."""
-    from e2e.cluster.userpath import INSTALL_SETS
+    from e2e.scenarios.umbrella import INSTALL_SETS
 
     chart = umbrella_offline(tmp_path)
     cluster_values = REPO / "e2e" / "values-cluster.yaml"

@@ -1,4 +1,5 @@
-"""python -m e2e.cluster: the one-node cluster (up, down, status, load-images) and the user's path on it (e2e)."""
+"""python -m e2e.cluster: the one-node cluster's lifecycle (build, up, down, status, load-images); the scenarios
+that run on it are `python -m e2e.scenarios`."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def up() -> None:
     started = time.monotonic()
     times = start(say)
     if times:
-        say("phases: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+        say("actions: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items() if v >= 0.5))
     seconds = time.monotonic() - started
     say(f"cluster ready in {seconds:.0f} s: Kubernetes {c.KUBERNETES.version}, kubeconfig {KUBECONFIG}")
     say(f"look around: {LOCAL}/bin/kubectl get pods -A   ({LOCAL}/bin/helm, {LOCAL}/bin/argo likewise)")
@@ -69,8 +70,7 @@ def load_images(
 ) -> None:
     """Import images from the local Docker engine (make images) into the node's containerd."""
     from . import netns
-    from .images import load_docker_image
-    from .userpath import task_images
+    from .images import load_docker_image, task_images
 
     if not netns.exists():
         say("no cluster is up: nothing to load into")
@@ -79,15 +79,6 @@ def load_images(
         started = time.monotonic()
         loaded = load_docker_image(ref)
         say(f"{ref}: {'loaded in %.0f s' % (time.monotonic() - started) if loaded else 'already in the node'}")
-
-
-@app.command()
-def e2e() -> None:
-    """The README's path on the running cluster: install, helm test, upload, argo submit, serve, upgrade, uninstall."""
-    from .userpath import run
-
-    if not run(say):
-        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,12 @@ STORAGE_CLASS = "odpipe-local"
 
 
 def coredns_manifest() -> str:
-    image = f"registry.k8s.io/coredns/coredns:{c.COREDNS.version}"
+    """CoreDNS for cluster.local only (no upstream to forward to): its RBAC and Corefile, then its
+    Deployment and the kube-dns Service."""
+    return "---\n".join((_coredns_rbac_and_config(), _coredns_deployment(), _kube_dns_service()))
+
+
+def _coredns_rbac_and_config() -> str:
     return f"""apiVersion: v1
 kind: ServiceAccount
 metadata: {{name: coredns, namespace: kube-system}}
@@ -59,8 +64,12 @@ data:
         cache 30
         loadbalance
     }}
----
-apiVersion: apps/v1
+"""
+
+
+def _coredns_deployment() -> str:
+    image = f"registry.k8s.io/coredns/coredns:{c.COREDNS.version}"
+    return f"""apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: coredns, namespace: kube-system, labels: {{k8s-app: kube-dns}}}}
 spec:
@@ -100,8 +109,11 @@ spec:
       volumes:
         - name: config
           configMap: {{name: coredns}}
----
-apiVersion: v1
+"""
+
+
+def _kube_dns_service() -> str:
+    return f"""apiVersion: v1
 kind: Service
 metadata:
   name: kube-dns

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import components as c
-from .layout import CACHE, CONTAINERD_SOCK, state
+from .layout import CACHE, CONTAINERD_SOCK, REPO, state
 
 BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static: the shell the MinIO chart's scripts need
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
@@ -232,6 +232,15 @@ def load_cluster_images(log: Callable[[str], None] = print) -> list[str]:
     if loaded:
         log(f"imported {len(loaded)} cluster images into the node's containerd")
     return loaded
+
+
+def task_images() -> dict[str, str]:
+    """The odpipe task images `make images` built, by step (its .build/images.env)."""
+    env = REPO / ".build" / "images.env"
+    if not env.exists():
+        raise SystemExit("no task images: run `make images` first")
+    refs = dict(line.split("=", 1) for line in env.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in refs.items() if not k.endswith("_build_seconds")}
 
 
 def load_docker_image(ref: str) -> bool:

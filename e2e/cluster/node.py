@@ -29,6 +29,15 @@ SAVED_SYSCTLS = state("host-sysctls.json")
 
 def containerd_config() -> Path:
     cni = state("cni")
+    _write_cni_config(cni)
+    config = state("containerd", "config.toml")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(_containerd_toml(cni))
+    return config
+
+
+def _write_cni_config(cni: Path) -> None:
+    """One bridge network for the pods (Debian's CNI plugins), addresses from host-local IPAM."""
     (cni / "net.d").mkdir(parents=True, exist_ok=True)
     (cni / "net.d" / "10-odpipe.conflist").write_text(
         json.dumps(
@@ -54,11 +63,11 @@ def containerd_config() -> Path:
             indent=2,
         )
     )
-    config = state("containerd", "config.toml")
-    config.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _containerd_toml(cni: Path) -> str:
     cri = 'plugins."io.containerd.grpc.v1.cri"'
-    config.write_text(
-        f"""version = 2
+    return f"""version = 2
 root = "{state("containerd", "root")}"
 state = "{run_dir("containerd", "state")}"
 disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshotter.v1.aufs",
@@ -94,8 +103,6 @@ disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshot
     bin_dir = "{CNI_BIN}"
     conf_dir = "{cni / "net.d"}"
 """
-    )
-    return config
 
 
 def start_containerd() -> None:

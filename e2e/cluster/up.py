@@ -1,5 +1,6 @@
-"""`make cluster`: build what is missing (cached), then start the cluster from scratch and wait until
-the node is Ready and DNS answers; writes .cluster/kubeconfig and the .cluster/bin wrappers."""
+"""`make cluster`: build what is missing (cached), then start the cluster from scratch through an ordered
+list of named actions, each one job of one module, as kind's `create` runs its actions; ends when the node
+is Ready and DNS answers, with .cluster/kubeconfig and the .cluster/bin wrappers written."""
 
 from __future__ import annotations
 
@@ -8,31 +9,23 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 
-from . import addons, controlplane, images, netns, node, pki
+from . import addons, controlplane, images, netns, node, pki, tools
 from . import components as c
 from . import processes as p
 from .down import down, leftovers
-from .layout import KUBECONFIG, LOCAL, NETNS_PATH, NODE_NAME, REPO, state
+from .layout import KUBECONFIG, NODE_NAME, state
 
 REQUIRED = ("etcd", "containerd", "runc", "ctr", "ip", "iptables", "nsenter", "openssl", "go", "umount")
 
 
-def kubectl_bin() -> Path:
-    return c.KUBERNETES.binary("kubectl")
+@dataclass(frozen=True)
+class Action:
+    """One step of `up`: its name (shown, and timed) and what it does."""
 
-
-def kubectl() -> list[str]:
-    return [str(kubectl_bin()), f"--kubeconfig={KUBECONFIG}"]
-
-
-def helm_bin() -> Path:
-    return REPO / ".venv" / "bin" / "helm"
-
-
-def argo_bin() -> Path:
-    return c.ARGO.binary("argo")
+    name: str
+    run: Callable[[Callable[[str], None]], object]
 
 
 def check_host() -> None:
@@ -47,85 +40,91 @@ def is_up() -> bool:
     return netns.exists() and all(p.running(n) is not None for n in ("etcd", "kube-apiserver", "kubelet"))
 
 
-def write_wrappers() -> None:
-    """`.cluster/bin/{kubectl,helm,argo}`: each runs inside the namespace with the cluster's kubeconfig."""
-    bindir = LOCAL / "bin"
-    bindir.mkdir(parents=True, exist_ok=True)
-    for name, target in (("kubectl", kubectl_bin()), ("helm", helm_bin()), ("argo", argo_bin())):
-        wrapper = bindir / name
-        wrapper.write_text(
-            "#!/bin/sh\n"
-            f"# {name} inside the odpipe cluster's network namespace (made by `make cluster`; needs root)\n"
-            f'exec nsenter --net={NETNS_PATH} -- env KUBECONFIG="{KUBECONFIG}" "{target}" "$@"\n'
-        )
-        wrapper.chmod(0o755)
+def _jsonpath(*args: str) -> str:
+    out = subprocess.run([*tools.kubectl(), *args], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
 
 
 def _node_ready() -> bool:
-    out = subprocess.run(
-        [*kubectl(), "get", "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"],
-        capture_output=True,
-        text=True,
-        check=False,
+    return (
+        _jsonpath("get", "node", NODE_NAME, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}") == "True"
     )
-    return out.stdout.strip() == "True"
 
 
 def _dns_ready() -> bool:
-    out = subprocess.run(
-        [*kubectl(), "-n", "kube-system", "get", "deploy", "coredns", "-o", "jsonpath={.status.readyReplicas}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.strip() == "1"
+    return _jsonpath("-n", "kube-system", "get", "deploy", "coredns", "-o", "jsonpath={.status.readyReplicas}") == "1"
 
 
-def up(log: Callable[[str], None] = print) -> dict[str, float]:
-    """Returns the seconds of each phase."""
-    check_host()
-    times: dict[str, float] = {}
-    mark = time.monotonic()
-
-    def phase(name: str) -> None:
-        nonlocal mark
-        now = time.monotonic()
-        times[name] = now - mark
-        mark = now
-
-    if is_up():
-        log("the cluster is already up (make cluster-down first to start anew)")
-        return times
+def _build(log: Callable[[str], None]) -> None:
     built = c.build_all(log)
-    phase("build")
     log(
         "built: " + ", ".join(f"{n} {s:.0f} s" for n, s in built.items() if s)
         if any(built.values())
         else "binaries: all cached"
     )
+
+
+def _clean(log: Callable[[str], None]) -> None:
     if leftovers():
         down(log)
     for path in (state("pki"), state("kubeconfigs"), state("logs")):
         shutil.rmtree(path, ignore_errors=True)
     node.clean_state()
+
+
+def _netns(_: Callable[[str], None]) -> None:
     netns.create()
     netns.enter()
+
+
+def _pki(_: Callable[[str], None]) -> None:
     pki.make_pki()
     pki.kubeconfig(KUBECONFIG, "admin")
-    controlplane.start_etcd()
-    node.start_containerd()
-    controlplane.start_apiserver()
-    phase("control plane")
-    images.load_cluster_images(log)
-    phase("images")
-    controlplane.start_controllers()
-    addons.make_volumes()
-    node.start_kubelet()
-    node.start_kube_proxy()
+
+
+def _node_ready_wait(_: Callable[[str], None]) -> None:
     p.wait_for("node Ready", _node_ready, 120, "kubelet")
-    addons.apply(kubectl(), addons.storage_manifest())
-    addons.apply(kubectl(), addons.coredns_manifest())
+
+
+def _addons(_: Callable[[str], None]) -> None:
+    addons.apply(tools.kubectl(), addons.storage_manifest())
+    addons.apply(tools.kubectl(), addons.coredns_manifest())
     p.wait_for("CoreDNS ready", _dns_ready, 120, "kubelet")
-    phase("node")
-    write_wrappers()
+
+
+def _unlogged(fn: Callable[[], object]) -> Callable[[Callable[[str], None]], object]:
+    return lambda _log: fn()
+
+
+#: What `up` does, in order (kind's create actions, one job each).
+ACTIONS: tuple[Action, ...] = (
+    Action("build", _build),
+    Action("clean", _clean),
+    Action("netns", _netns),
+    Action("pki", _pki),
+    Action("etcd", _unlogged(controlplane.start_etcd)),
+    Action("containerd", _unlogged(node.start_containerd)),
+    Action("apiserver", _unlogged(controlplane.start_apiserver)),
+    Action("images", images.load_cluster_images),
+    Action("controllers", _unlogged(controlplane.start_controllers)),
+    Action("volumes", _unlogged(addons.make_volumes)),
+    Action("kubelet", _unlogged(node.start_kubelet)),
+    Action("kube-proxy", _unlogged(node.start_kube_proxy)),
+    Action("node ready", _node_ready_wait),
+    Action("addons", _addons),
+    Action("wrappers", _unlogged(tools.write_wrappers)),
+)
+
+
+def up(log: Callable[[str], None] = print) -> dict[str, float]:
+    """Runs ACTIONS in order; returns the seconds of each."""
+    check_host()
+    if is_up():
+        log("the cluster is already up (make cluster-down first to start anew)")
+        return {}
+    times: dict[str, float] = {}
+    for action in ACTIONS:
+        started = time.monotonic()
+        action.run(log)
+        times[action.name] = time.monotonic() - started
     return times

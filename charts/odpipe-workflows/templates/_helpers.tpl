@@ -401,11 +401,17 @@ One release per namespace. The WorkflowTemplate names are fixed (users `argo sub
 workflowtemplate/odpipe-pipeline`, and odpipe-pipeline refers to the steps by name), and so is the name of
 the ConfigMap where Argo looks for a namespace's default artifact repository. On install and upgrade
 (lookup answers nothing in `helm template`), fail with an explanation when another release, or no
-release, already owns one of them.
+release, already owns one of them. Every lookup of a kind that may not exist yet is guarded by
+.Capabilities.APIVersions.Has.
 */}}
 {{- define "odpipe-workflows.assertOneReleasePerNamespace" -}}
 {{- $ns := .Release.Namespace -}}
-{{- $owned := list (list "argoproj.io/v1alpha1" "WorkflowTemplate" "odpipe-pipeline") -}}
+{{- $owned := list -}}
+{{- /* On a cluster without Argo's CRDs yet (the umbrella installs them in this same release), lookup of
+a WorkflowTemplate fails ("could not find the requested resource"): and no WorkflowTemplate can exist. */ -}}
+{{- if .Capabilities.APIVersions.Has "argoproj.io/v1alpha1/WorkflowTemplate" -}}
+{{- $owned = append $owned (list "argoproj.io/v1alpha1" "WorkflowTemplate" "odpipe-pipeline") -}}
+{{- end -}}
 {{- if .Values.artifactRepository.create -}}
 {{- $owned = append $owned (list "v1" "ConfigMap" .Values.artifactRepository.configMapName) -}}
 {{- end -}}

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from .clients import MODEL, NS, k
+from .kube import MODEL, kjson
 
 
-def serve_url() -> str:
-    svc = json.loads(k("-n", NS, "get", "svc", "-l", "app.kubernetes.io/component=serving", "-o", "json"))["items"][0]
+def serve_url(namespace: str) -> str:
+    svc = kjson("-n", namespace, "get", "svc", "-l", "app.kubernetes.io/component=serving")["items"][0]
     return f"{svc['spec']['clusterIP']}:{svc['spec']['ports'][0]['port']}"
 
 

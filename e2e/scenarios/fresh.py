@@ -1,0 +1,34 @@
+"""Every scenario starts on a cluster as a new user finds it: no namespace of an earlier run, no Argo CRDs
+or cluster roles, the local volumes that earlier runs released emptied and free again."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .kube import k, kjson
+
+NAMESPACES = ("mlops", "argo", "minio", "odpipe")
+
+
+def fresh_cluster() -> None:
+    present = set(k("get", "namespaces", "-o", "name").split())
+    for ns in NAMESPACES:
+        if f"namespace/{ns}" in present:
+            k("delete", "namespace", ns, "--wait=true", "--timeout=300s")
+    _delete_argo_cluster_objects()
+    for pv in kjson("get", "pv")["items"]:
+        if pv["status"].get("phase") == "Released":
+            path = Path(pv["spec"]["local"]["path"])
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            k("patch", "pv", pv["metadata"]["name"], "--type=json", "-p", '[{"op":"remove","path":"/spec/claimRef"}]')
+
+
+def _delete_argo_cluster_objects() -> None:
+    """Argo's CRDs (kept on uninstall by design) and the cluster roles its manifests made."""
+    for kind in ("crd", "clusterrole", "clusterrolebinding", "priorityclass"):
+        names = k("get", kind, "-o", "name").split()
+        ours = [n for n in names if n.endswith(".argoproj.io") or "/argo-" in n or "argo-workflows" in n]
+        if ours:
+            k("delete", *ours, "--wait=true", "--timeout=300s")

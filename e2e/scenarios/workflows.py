@@ -1,0 +1,94 @@
+"""`argo submit --wait` of odpipe-pipeline, with the pods it ran recorded (podGC deletes them), and its
+steps as Argo's nodes report them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from .kube import Target, argo, k
+
+
+class PodWatch(threading.Thread):
+    """Records the pods of one workflow while it runs (podGC deletes them once they succeed): the last
+    status seen of each, for the images, volumes and the timing breakdown."""
+
+    def __init__(self, namespace: str, workflow: str) -> None:
+        super().__init__(daemon=True)
+        self.namespace, self.workflow, self.stop = namespace, workflow, threading.Event()
+        self.pods: dict[str, Any] = {}
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.poll()
+            self.stop.wait(1)
+        self.poll()
+
+    def poll(self) -> None:
+        selector = f"workflows.argoproj.io/workflow={self.workflow}"
+        out = k("-n", self.namespace, "get", "pods", "-l", selector, "-o", "json", check=False)
+        try:
+            for pod in json.loads(out or "{}").get("items", []):
+                node_id = pod["metadata"].get("annotations", {}).get("workflows.argoproj.io/node-id")
+                self.pods[node_id or pod["metadata"]["name"]] = _pod_record(pod)
+        except (json.JSONDecodeError, KeyError):
+            pass
+
+
+def _pod_record(pod: dict[str, Any]) -> dict[str, Any]:
+    spec = pod["spec"]
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", []) if "persistentVolumeClaim" in v]
+    return {
+        "name": pod["metadata"]["name"],
+        "images": {x["name"]: x["image"] for x in spec.get("containers", [])},
+        "init": {x["name"]: x["image"] for x in spec.get("initContainers", [])},
+        "phase": pod["status"].get("phase"),
+        "pvc": claims,
+        "created": pod["metadata"].get("creationTimestamp"),
+        "status": pod["status"],
+        "spec": {"containers": spec.get("containers", []), "initContainers": spec.get("initContainers", [])},
+    }
+
+
+def submit(target: Target, name: str, params: dict[str, str], *, expect_success: bool = True,
+           template: str = "odpipe-pipeline") -> dict[str, Any]:  # fmt: skip
+    args = ["submit", "-n", target.namespace, "--from", f"workflowtemplate/{template}", "--name", name, "--wait"]
+    for key, value in params.items():
+        args += ["-p", f"{key}={value}"]
+    watch = PodWatch(target.namespace, name)
+    watch.start()
+    started = time.monotonic()
+    argo(*args, check=False)
+    wall = time.monotonic() - started
+    watch.stop.set()
+    watch.join()
+    wf = json.loads(argo("get", "-n", target.namespace, name, "-o", "json"))
+    wf["_wall"], wf["_pods"] = wall, watch.pods
+    phase = wf["status"]["phase"]
+    if expect_success and phase != "Succeeded":
+        raise RuntimeError(f"workflow {name} {phase}: {wf['status'].get('message', '')}\n{failure_messages(wf)}")
+    return wf
+
+
+def pod_steps(wf: dict[str, Any]) -> list[dict[str, Any]]:
+    steps = []
+    for node in wf["status"].get("nodes", {}).values():
+        if node.get("type") != "Pod":
+            continue
+        start, end = node.get("startedAt"), node.get("finishedAt")
+        seconds = stamp(end) - stamp(start) if start and end else None
+        steps.append({"step": node.get("displayName"), "pod": node.get("id"), "phase": node.get("phase"),
+                      "seconds": seconds, "message": node.get("message", ""), "started": start or "",
+                      "finished": end or ""})  # fmt: skip
+    return sorted(steps, key=lambda s: (s["started"], s["pod"]))  # in the order they ran
+
+
+def stamp(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def failure_messages(wf: dict[str, Any]) -> str:
+    return "\n".join(f"{s['step']}: {s['phase']}: {s['message']}" for s in pod_steps(wf) if s["phase"] != "Succeeded")
