@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from odpipe import __version__
 from odpipe.errors import OdpipeError
 from odpipe.precision import Precision
+
+if TYPE_CHECKING:
+    from odpipe.local.pipeline import RunOptions
 
 app = typer.Typer(
     name="odpipe",
@@ -443,7 +446,7 @@ def run(
 ) -> None:
     """Run the whole pipeline on this machine: the chart's own WorkflowTemplates, step by step, with an
     embedded S3 server (SeaweedFS on 127.0.0.1) and a local folder as the datasets volume."""
-    from odpipe.local.pipeline import Pipeline, RunOptions, print_failure, print_summary
+    from odpipe.local.pipeline import RunOptions
 
     params: dict[str, str] = {}
     for item in param or []:
@@ -463,27 +466,33 @@ def run(
             params[key] = str(value)
     if not resume and (not annotations or not images):
         raise typer.BadParameter("--annotations and --images are required (or --resume RUN)")
+    options = RunOptions(
+        annotations=annotations or "",
+        images=images or "",
+        parameters=params,
+        state_dir=state_dir,
+        s3_endpoint=s3_endpoint,
+        chart=chart,
+        resume=resume,
+        log_lines=log_lines,
+        engine=engine.value,
+        chart_values=list(chart_set or []),
+    )
+    _run_pipeline(options, reports=True)
+
+
+def _run_pipeline(options: RunOptions, *, reports: bool) -> None:
+    """Walk the pipeline, print its summary (with the reports' paths when asked), exit non-zero on failure."""
+    from odpipe.local.pipeline import Pipeline, print_failure, print_summary
+
     try:
-        summary = Pipeline(
-            RunOptions(
-                annotations=annotations or "",
-                images=images or "",
-                parameters=params,
-                state_dir=state_dir,
-                s3_endpoint=s3_endpoint,
-                chart=chart,
-                resume=resume,
-                log_lines=log_lines,
-                engine=engine.value,
-                chart_values=list(chart_set or []),
-            )
-        ).run()
+        summary = Pipeline(options).run()
     except OdpipeError as exc:
         _fail(exc)
         return
-    print_summary(summary)
+    print_summary(summary, reports=reports)
     if summary.status != "Succeeded":
-        print_failure(summary, log_lines)
+        print_failure(summary, options.log_lines)
         failed = [r.exit_code for r in summary.results.values() if r.status != "Succeeded"]
         raise typer.Exit(failed[0] if failed and failed[0] > 0 else 1)
 
@@ -510,24 +519,12 @@ def demo(
     if not annotations.exists():
         make_dataset(source, images=images, size=128, seed=0)
     console.print(f"synthetic COCO set: {annotations} with {images} images", markup=False)
-    run(
-        annotations=str(annotations),
-        images=str(source / "images"),
-        model_name="shapes",
-        epochs=epochs,
-        imgsz=128,
-        batch=8,
-        model=None,
-        min_map50_95=None,
-        param=None,
-        s3_endpoint=None,
-        state_dir=state_dir,
-        chart=None,
-        resume=None,
-        log_lines=25,
-        engine=engine,
-        chart_set=None,
-    )
+    from odpipe.local.pipeline import RunOptions
+
+    parameters = {"model-name": "shapes", "epochs": str(epochs), "imgsz": "128", "batch": "8"}
+    options = RunOptions(annotations=str(annotations), images=str(source / "images"), parameters=parameters,
+                         state_dir=state_dir, log_lines=25, engine=engine.value)  # fmt: skip
+    _run_pipeline(options, reports=False)  # the reports' paths come last, after the live model
     if serve:
         try:
             from odpipe.serve.demo import serve_demo

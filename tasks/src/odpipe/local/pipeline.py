@@ -295,7 +295,7 @@ def print_failure(summary: RunSummary, lines: int) -> None:
     )
 
 
-def print_summary(summary: RunSummary) -> None:
+def print_summary(summary: RunSummary, *, reports: bool = True) -> None:
     from rich.table import Table
 
     table = Table(title=f"{summary.workflow}: {summary.status} in {summary.seconds:.1f}s")
@@ -333,7 +333,8 @@ def print_summary(summary: RunSummary) -> None:
     for k, v in rows:
         if v:
             console.print(f"{k:>22}: {v}", markup=False)
-    print_reports(summary.state_dir / "runs" / summary.workflow)
+    if reports:
+        print_reports(summary.state_dir / "runs" / summary.workflow)
 
 
 def run_reports(run_dir: Path) -> dict[str, Path]:
