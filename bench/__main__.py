@@ -13,6 +13,7 @@ BENCHES = [
     "bench.run_overhead",
     "bench.images",
     "bench.serve",
+    "bench.cluster",
 ]
 
 if __name__ == "__main__":

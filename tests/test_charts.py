@@ -646,7 +646,8 @@ def test_umbrella_crds_match_the_pinned_argo_chart(tmp_path: Path) -> None:
             for d in yaml.safe_load_all(tar.extractfile(m).read())  # type: ignore[union-attr]
             if d
         }
-    ours = {d["metadata"]["name"]: _crd_facts(d) for d in yaml.safe_load_all((UMBRELLA / "crds" / "argo-workflows.yaml").read_text()) if d}
+    text = (UMBRELLA / "crds" / "argo-workflows.yaml").read_text()
+    ours = {d["metadata"]["name"]: _crd_facts(d) for d in yaml.safe_load_all(text) if d}
     assert sorted(ours) == sorted(theirs)
     for name, facts in theirs.items():
         assert ours[name] == facts, name
@@ -681,7 +682,8 @@ def test_umbrella_runs_argo_helm_chart_as_the_cluster_needs(tmp_path: Path) -> N
     assert "--namespaced" in container["args"]
     server = next(d for d in argo if d["metadata"]["name"].endswith("server"))
     assert "--auth-mode=client" in server["spec"]["template"]["spec"]["containers"][0]["args"]
-    config = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("workflow-controller-configmap"))
+    configs = by_kind(docs, "ConfigMap")
+    config = next(d for d in configs if d["metadata"]["name"].endswith("workflow-controller-configmap"))
     # argo-helm writes the executor's policy only beside executor resources/env/args; without one the pod
     # field stays empty and Kubernetes applies IfNotPresent to a pinned (non-latest) tag
     assert "Always" not in json.dumps(config["data"]), config["data"]
