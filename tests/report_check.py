@@ -1,18 +1,23 @@
 """Checks every HTML report must pass: strict HTML parse (stdlib html.parser with strict nesting checks:
-html5lib is not installed), nothing remote, no script, images that decode, a headless Chromium render
-with no console message, and the tables' numbers for comparison with the JSON artifacts.
+html5lib is not installed), nothing remote, no script, no data: URI, SVG inline, raster pictures as files
+in the report's files folder that decode, a headless Chromium render served with Argo's artifact policy
+(`ARGO_ARTIFACT_CSP`) with no console message (a blocked or missing picture logs one), and the tables'
+numbers for comparison with the JSON artifacts.
 
 Screenshots go to $ODPIPE_SCREENSHOTS or .odpipe/screenshots/ (git-ignored) and their paths are printed.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+import contextlib
+import http.server
 import os
 import re
 import shutil
 import subprocess
+import threading
+import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,11 +27,14 @@ from xml.etree import ElementTree
 import pytest
 from odpipe.reports.html import fmt
 
+from e2e.scenarios.browser import ARGO_ARTIFACT_CSP, CHECK_PATH, check_page, count_pictures
+
 REPO = Path(__file__).resolve().parents[1]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]*)", re.IGNORECASE)
 CHROMIUM = shutil.which("chromium")
+SVG_ELEMENT = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
 
 
 @dataclass
@@ -100,22 +108,26 @@ def parse(html: str) -> Parsed:
     return parser.out
 
 
-def decode_images(srcs: list[str]) -> list[tuple[int, int]]:
+def decode_images(page: Path, srcs: list[str]) -> list[tuple[int, int]]:
+    """The raster pictures a page links: each a file in its files folder (beside the page) that decodes."""
+    from odpipe.contract import report_files
     from PIL import Image
 
     sizes = []
+    folder = report_files(page.name)
     for src in srcs:
-        m = re.match(r"data:(image/(png|jpeg|svg\+xml));base64,(.*)$", src, re.DOTALL)
-        assert m, f"image not inline: {src[:60]}"
-        data = base64.b64decode(m.group(3), validate=True)
-        if m.group(2) == "svg+xml":
-            sizes.append(svg_size(data))
-            continue
-        with Image.open(io.BytesIO(data)) as img:
+        assert src.startswith(f"{folder}/") and "/" not in src[len(folder) + 1 :], f"{page}: picture at {src[:60]}"
+        path = page.parent / src
+        assert path.is_file(), f"{page}: links {src}, which is not there"
+        with Image.open(path) as img:
             img.load()
-            assert img.format.lower() == {"png": "png", "jpeg": "jpeg"}[m.group(2)]
+            assert img.format.lower() == {"png": "png", "jpg": "jpeg"}[path.suffix[1:]], (src, img.format)
             sizes.append(img.size)
     return sizes
+
+
+def inline_svgs(html: str) -> list[tuple[int, int]]:
+    return [svg_size(m.group(0).encode()) for m in SVG_ELEMENT.finditer(html)]
 
 
 def svg_size(data: bytes) -> tuple[int, int]:
@@ -132,15 +144,53 @@ def screenshot_dir() -> Path:
     return out
 
 
-def chromium_render(page: Path, shot: Path, profile: Path, size: str = "1280,4000") -> list[str]:
-    """Render the page headless to a PNG; returns the console lines Chromium logged (none expected)."""
+@contextlib.contextmanager
+def served_with_argo_policy(root: Path) -> Iterator[str]:
+    """`root` over HTTP on 127.0.0.1, every answer carrying Argo's artifact policy; yields the base URL."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self) -> None:
+            if self.path.startswith(CHECK_PATH + "?src="):  # the checking page: no policy, its script runs
+                body = check_page(urllib.parse.unquote(self.path.split("?src=", 1)[1])).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                super(http.server.SimpleHTTPRequestHandler, self).end_headers()
+                self.wfile.write(body)
+                return
+            super().do_GET()
+
+        def end_headers(self) -> None:
+            self.send_header("Content-Security-Policy", ARGO_ARTIFACT_CSP)
+            self.send_header("X-Frame-Options", "SAMEORIGIN")
+            super().end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def chromium_render(page: Path | str, shot: Path, profile: Path, size: str = "1280,4000") -> list[str]:
+    """Render the page (a file, or a URL) headless to a PNG; returns the console lines Chromium logged
+    (none expected: a picture the policy blocks, or one that is missing, logs one)."""
     if CHROMIUM is None:
         pytest.skip("chromium not installed (Debian package `chromium`; .ci/run installs it)")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars"]
     flags += [f"--user-data-dir={profile}", f"--screenshot={shot}", f"--window-size={size}"]
     flags += ["--enable-logging=stderr", "--v=0"]
     proc = subprocess.run(
-        [CHROMIUM, *flags, page.resolve().as_uri()],
+        [CHROMIUM, *flags, page if isinstance(page, str) else page.resolve().as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -159,11 +209,15 @@ def check_report(path: Path, tmp: Path, name: str, min_images: int) -> Parsed:
     assert parsed.scripts == 0, f"{path}: has a script (must read with JavaScript off)"
     remote = [r for r in parsed.refs if REMOTE.match(r)]
     assert not remote and not re.search(r"(src|href)\s*=\s*[\"']?\s*https?:", html, re.I), f"{path}: remote {remote}"
-    assert all(r.startswith(("data:", "#")) for r in parsed.refs), f"{path}: refers outside itself"
-    sizes = decode_images(parsed.images)
+    assert "data:" not in html, f"{path}: a data: URI (Argo's artifact policy blocks every one)"
+    assert all(r.startswith("#") or r in parsed.images for r in parsed.refs), f"{path}: refers outside itself"
+    sizes = decode_images(path, parsed.images) + inline_svgs(html)
     assert len(sizes) >= min_images, f"{path}: {len(sizes)} images, expected at least {min_images}"
     shot = tmp / f"{name}.png"
-    console = chromium_render(path, shot, tmp / f"chromium-{name}")
+    with served_with_argo_policy(path.parent) as base:
+        console = chromium_render(f"{base}/{path.name}", shot, tmp / f"chromium-{name}")
+        seen = count_pictures(f"{base}{CHECK_PATH}?src=/{path.name}", tmp / f"chromium-check-{name}")
+    assert not seen["broken"] and seen["images"] + seen["svgs"] == len(sizes), f"{path}: the browser saw {seen}"
     assert not console, f"{path}: console messages {console}"
     from PIL import Image, ImageStat
 

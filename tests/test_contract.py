@@ -51,8 +51,9 @@ def test_artifacts_follow_the_contract(templates: dict[str, dict[str, Any]], tas
     assert set(outputs) == {a.name for a in spec.outputs}
     for art in spec.outputs:
         assert outputs[art.name]["path"] == contract.artifact_path_in_container("outputs", art.file)
-        # single files travel as they are (readable in the bucket); directories as tgz
-        assert ("none" in outputs[art.name].get("archive", {})) == (not art.directory)
+        # single files travel as they are (readable in the bucket); directories as tgz, but a report's
+        # pictures, which Argo's artifact server serves file by file beside the page
+        assert ("none" in outputs[art.name].get("archive", {})) == (not art.archived)
         # an optional output (the HTML reports) never fails the step when it is missing
         assert bool(outputs[art.name].get("optional")) == art.optional, (task, art.name)
     params = {p["name"]: p["valueFrom"]["path"] for p in step["outputs"]["parameters"]}
@@ -142,3 +143,8 @@ def test_each_task_declares_one_html_report_stored_unarchived(templates: dict[st
     declared = outputs[reports[0].name]
     assert declared["archive"] == {"none": {}}  # Argo's UI shows HTML artifacts only when stored as they are
     assert declared["path"].endswith(".html")
+    # its pictures: a folder beside it, stored file by file, so the page's relative links resolve in Argo's
+    # artifact server (.../outputs/<report>-files/001.jpg), in the bucket and on a local disk alike
+    files = outputs[f"{reports[0].name}-files"]
+    assert files["path"] == declared["path"].removesuffix(".html") + "-files"
+    assert files["archive"] == {"none": {}} and files["optional"] is True

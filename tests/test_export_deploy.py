@@ -134,8 +134,11 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     assert ModelRepository(s3, bucket).deployed("shapes") == [1, 2]
     # its report compares it with version 1, deployed on the same dataset
     second = json.loads((outputs / "model-card.json").read_text())
-    stored = tmp / "model-report-2.html"
-    stored.write_bytes(s3.get_bytes(bucket, "shapes/2/model-report.html"))
+    stored = tmp / "stored-v2" / "model-report.html"  # as the bucket holds it: the page and its pictures
+    for obj in s3.list(bucket, "shapes/2/model-report"):
+        local = stored.parent / obj.key.removeprefix("shapes/2/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(s3.get_bytes(bucket, obj.key))
     check_model_report(stored, second, card, tmp, "model-export-deploy-v2")
 
 

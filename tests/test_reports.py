@@ -13,7 +13,8 @@ import pytest
 from helpers import odpipe
 from odpipe import contract, model_card
 from odpipe.coco.evaluate import evaluate_detailed
-from odpipe.reports.html import fmt
+from odpipe.reports.html import Rendered, fmt
+from odpipe.reports.write import write_rendered
 from odpipe.storage import Storage
 from report_check import (
     check_dataset_report,
@@ -22,7 +23,10 @@ from report_check import (
     chromium_render,
     column,
     parse,
+    served_with_argo_policy,
 )
+
+from e2e.scenarios.browser import CHECK_PATH, count_pictures
 
 CSV_HEADER = (
     "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),metrics/recall(B),"
@@ -101,7 +105,7 @@ def test_evaluation_report_numbers_and_curves(prepared: Path, tmp_path: Path) ->
     csv = tmp_path / "results.csv"
     csv.write_text(CSV_HEADER + "\n" + "\n".join(f"{e},{e},1,2,3,0.5,0.5,0.4,0.3,1,2,3,0,0,0" for e in (1, 2, 3)))
     page = tmp_path / contract.EVALUATION_REPORT
-    page.write_text(evaluation_report(metrics, detail, gt, detections, csv, images))
+    write_rendered(page, evaluation_report(metrics, detail, gt, detections, csv, images))
     # stats, AP per class, 2 PR plots, confusion, 2 training plots, 2 images per worst image
     parsed = check_evaluation_report(page, metrics, tmp_path, "evaluation-unit")
     confusion = parsed.tables["confusion-table"]
@@ -153,9 +157,9 @@ def test_model_report_numbers_and_previous_version(prepared: Path, tmp_path: Pat
     previous, card = _card(1, 0.25, "d1", classes), _card(2, 0.5, "d1", classes)
     assert card["parity"]["tensor"]["max_abs_score"] < 1e-4 and fmt(2e-7) != fmt(0.0)  # tiny differences show
     page = tmp_path / contract.MODEL_REPORT
-    page.write_text(model_report(card, gt, detections, images, previous))
+    write_rendered(page, model_report(card, gt, detections, images, previous))
     check_model_report(page, card, previous, tmp_path, "model-unit")
-    page.write_text(model_report(card, gt, detections, images, None))
+    write_rendered(page, model_report(card, gt, detections, images, None))
     check_model_report(page, card, None, tmp_path, "model-unit-first")
 
 
@@ -168,11 +172,11 @@ def test_a_report_never_fails_its_step(prepared: Path, tmp_path: Path) -> None:
     detections, _, _ = _detections(gt)
     metrics, detail = evaluate_detailed(gt, detections)
     gone = tmp_path / "no-images"
-    html = evaluation_report(metrics, detail, gt, detections, tmp_path / "absent.csv", gone)
+    html = evaluation_report(metrics, detail, gt, detections, tmp_path / "absent.csv", gone).html
     assert html.count('class="note"') >= 2 and "no results.csv" in html and "could not be drawn" in html
     assert "stats-table" in parse(html).tables  # the rest of the page is there
     bad = {**gt, "categories": [{"id": "x", "name": 1}]}  # breaks the confusion matrix
-    html = evaluation_report(metrics, detail, bad, detections, None, images)
+    html = evaluation_report(metrics, detail, bad, detections, None, images).html
     assert "the report is incomplete" in html and not parse(html).errors
     assert "stats-table" in parse(html).tables  # what was built before the failure stays
 
@@ -180,16 +184,16 @@ def test_a_report_never_fails_its_step(prepared: Path, tmp_path: Path) -> None:
     from odpipe.reports.plots import add_plot, curves
     from odpipe.reports.svg import histogram_chart
 
-    page = Page("t")
+    page = Page("t", "t-files")
     bad_values = {"train": ["not a number"]}
     draw = lambda: histogram_chart(bad_values, "area", "areas")  # type: ignore[dict-item]  # noqa: E731
     assert not add_drawn(page, "plot 'areas'", draw, "image/svg+xml", "areas")
     assert not add_plot(page, "pr", curves({"a": ([0.0, 1.0], [1.0])}, "recall", "precision", "pr"))  # x, y lengths
     assert len(page.notes) == 2 and "plot 'areas' could not be drawn: ValueError" in page.notes[0]
     assert "plot 'pr' could not be drawn" in page.notes[1]
-    assert "<img" not in page.render()
+    assert "<img" not in page.render().html
 
-    def broken() -> str:
+    def broken() -> Rendered:
         raise ValueError("no data")
 
     out = write_report(tmp_path / "r.html", "title", broken)
@@ -206,6 +210,32 @@ def test_the_browser_check_catches_console_errors(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
+def test_the_browser_check_catches_what_argos_policy_blocks(tmp_path: Path) -> None:
+    """Served with Argo's artifact policy, a data: picture (what every report used to hold) and a picture
+    missing from the files folder each log a console message, so the reports' check can fail."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, format="PNG")
+    inline = base64.b64encode(buf.getvalue()).decode()
+    pages = {
+        "data-uri.html": f'<img src="data:image/png;base64,{inline}" alt="x">',
+        "missing.html": '<img src="missing-files/001.png" alt="x">',
+    }
+    for name, body in pages.items():
+        (tmp_path / name).write_text(f"<!DOCTYPE html><html><head><title>t</title></head><body>{body}</body></html>")
+    with served_with_argo_policy(tmp_path) as base:
+        console = chromium_render(f"{base}/data-uri.html", tmp_path / "d.png", tmp_path / "p-d", "400,300")
+        assert any("Content Security Policy" in line for line in console), console
+        for name in pages:
+            seen = count_pictures(f"{base}{CHECK_PATH}?src=/{name}", tmp_path / f"p-{name}")
+            assert seen["images"] == 1 and len(seen["broken"]) == 1, (name, seen)
+    shutil.rmtree(tmp_path / "p-d", ignore_errors=True)
+
+
 def test_publish_stores_the_report_between_model_and_card(s3: Storage, tmp_path: Path) -> None:
     """The report is rendered from the final card (with its version) after the model is stored and
     before the card; a report that fails to render or store leaves a complete version without it."""
@@ -219,16 +249,19 @@ def test_publish_stores_the_report_between_model_and_card(s3: Storage, tmp_path:
     model.write_bytes(b"not really onnx")
     seen: dict[str, Any] = {}
 
-    def report(card: dict[str, Any]) -> str:
+    def report(card: dict[str, Any]) -> Rendered:
         seen["version"] = card["version"]
         seen["files"] = repo.versions("m").get(card["version"], set())
-        return "<!DOCTYPE html><html><head><title>r</title></head><body>ok</body></html>"
+        html = '<!DOCTYPE html><html><head><title>r</title></head><body><img src="model-report-files/001.jpg">ok'
+        return Rendered(html + "</body></html>", {"001.jpg": b"\xff\xd8 not really a jpeg"})
 
     first = repo.publish("m", model, {"x": 1}, 'name: "m"\n', {}, report=report)
     assert seen == {"version": 1, "files": {"claim.json", contract.MODEL}}  # model there, card not yet
     assert s3.get_bytes(bucket, f"m/1/{contract.MODEL_REPORT}").endswith(b"ok</body></html>")
+    # its picture beside it, where the page's relative link points
+    assert s3.get_bytes(bucket, f"m/1/{contract.report_files(contract.MODEL_REPORT)}/001.jpg").startswith(b"\xff\xd8")
 
-    def broken(card: dict[str, Any]) -> str:
+    def broken(card: dict[str, Any]) -> Rendered:
         raise RuntimeError("cannot draw")
 
     second = repo.publish("m", model, {"x": 2}, 'name: "m"\n', {}, report=broken)

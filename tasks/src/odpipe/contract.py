@@ -39,6 +39,14 @@ DATASET_REPORT = "dataset-report.html"
 EVALUATION_REPORT = "evaluation-report.html"
 MODEL_REPORT = "model-report.html"  # also stored beside the model: <name>/<version>/model-report.html
 
+
+def report_files(report: str) -> str:
+    """The folder beside a report that holds its raster pictures (Argo's artifact policy blocks data:
+    images): dataset-report.html -> dataset-report-files."""
+    return report.removesuffix(".html") + "-files"
+
+
+
 # Output parameter names.
 PARAM_DATASET_ID = "dataset-id"
 PARAM_MAP = "map50-95"
@@ -61,12 +69,18 @@ DEFAULT_ARTIFACTS_BUCKET = "argo-artifacts"
 
 @dataclass(frozen=True)
 class Artifact:
-    """One artifact of a task: its name in Argo, its file name, and whether it is a directory."""
+    """One artifact of a task: its name in Argo, its file name, whether it is a directory, and whether
+    Argo stores it as a tgz (directories are, unless `unarchived`: a report's pictures, served file by file)."""
 
     name: str
     file: str
     directory: bool = False
     optional: bool = False
+    unarchived: bool = False
+
+    @property
+    def archived(self) -> bool:
+        return self.directory and not self.unarchived
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,7 @@ TASKS: dict[str, TaskContract] = {
             Artifact("dataset", DATASET_MANIFEST),
             Artifact("report", REPORT),
             Artifact("dataset-report", DATASET_REPORT, optional=True),
+            Artifact("dataset-report-files", report_files(DATASET_REPORT), directory=True, optional=True, unarchived=True),
         ),
         parameters=(PARAM_DATASET_ID,),
     ),
@@ -96,6 +111,7 @@ TASKS: dict[str, TaskContract] = {
             Artifact("metrics", METRICS),
             Artifact("run", RUN_DIR, directory=True),
             Artifact("evaluation-report", EVALUATION_REPORT, optional=True),
+            Artifact("evaluation-report-files", report_files(EVALUATION_REPORT), directory=True, optional=True, unarchived=True),
         ),
         parameters=(PARAM_MAP,),
     ),
@@ -110,6 +126,7 @@ TASKS: dict[str, TaskContract] = {
             Artifact("model", MODEL),
             Artifact("model-card", MODEL_CARD),
             Artifact("model-report", MODEL_REPORT, optional=True),
+            Artifact("model-report-files", report_files(MODEL_REPORT), directory=True, optional=True, unarchived=True),
         ),
         parameters=(PARAM_MODEL_VERSION,),
     ),
@@ -117,7 +134,7 @@ TASKS: dict[str, TaskContract] = {
 
 
 def reports(task: str) -> tuple[Artifact, ...]:
-    """The HTML report artifacts a task writes."""
+    """The HTML report artifacts a task writes (each with its files folder beside it)."""
     return tuple(a for a in TASKS[task].outputs if a.file.endswith(".html"))
 
 

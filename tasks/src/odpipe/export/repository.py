@@ -20,12 +20,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from odpipe import contract, model_card
 from odpipe.console import warn
 from odpipe.errors import InputError, PublishConflict, StorageError
 from odpipe.storage import S3Uri, Storage
+
+if TYPE_CHECKING:
+    from odpipe.reports.html import Rendered
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CLAIM = "claim.json"
@@ -101,7 +104,7 @@ class ModelRepository:
         config: str,
         owner: dict[str, Any],
         sha256: str | None = None,
-        report: Callable[[dict[str, Any]], str] | None = None,
+        report: Callable[[dict[str, Any]], Rendered] | None = None,
     ) -> Published:
         """Upload the model, then its report (``report`` renders it from the final card), then the card."""
         earlier = self._earlier_attempt(name, owner, sha256)
@@ -112,11 +115,12 @@ class ModelRepository:
         prefix = f"{name}/{version}"
         model_key = f"{prefix}/{contract.MODEL}"
         report_key = f"{prefix}/{contract.MODEL_REPORT}"
+        report_keys: list[str] = []
         try:
             self.storage.upload_file(model, self.bucket, model_key, sha256=sha256)
             card = {**card, model_card.NAME: name, model_card.VERSION: version, model_card.URI: self._uri(model_key)}
             if report is not None:
-                self._put_report(report_key, card, report)
+                report_keys = self._put_report(report_key, card, report)
             body = json.dumps(card, indent=2).encode()
             if not self.storage.put_bytes(
                 self.bucket,
@@ -130,20 +134,30 @@ class ModelRepository:
         except BaseException:
             # Leave no model without a card behind (Triton would load it); the claim stays, so the
             # version number is not reused.
-            for key in (model_key, report_key):
+            for key in (model_key, *report_keys):
                 with contextlib.suppress(StorageError):
                     self.storage.delete(self.bucket, key)
             raise
         card_path = f"{prefix}/{contract.MODEL_CARD}"
         return Published(name, version, self._uri(model_key), self._uri(card_path), self._uri(f"{name}/{CONFIG}"))
 
-    def _put_report(self, key: str, card: dict[str, Any], report: Callable[[dict[str, Any]], str]) -> None:
-        """The HTML report beside the model; a failure warns and publishes without it (readers must
-        tolerate a version without a report, never one without its card)."""
+    def _put_report(self, key: str, card: dict[str, Any], report: Callable[[dict[str, Any]], Rendered]) -> list[str]:
+        """The HTML report beside the model, its pictures first (model-report-files/); a failure warns and
+        publishes without it (readers must tolerate a version without a report, never one without its
+        card). Returns the keys written."""
+        written: list[str] = []
         try:
-            self.storage.put_bytes(self.bucket, key, report(card).encode(), content_type="text/html; charset=utf-8")
+            rendered = report(card)
+            folder = f"{key.rsplit('/', 1)[0]}/{contract.report_files(contract.MODEL_REPORT)}"
+            for name, data in rendered.files.items():
+                kind = "image/png" if name.endswith(".png") else "image/jpeg"
+                self.storage.put_bytes(self.bucket, f"{folder}/{name}", data, content_type=kind)
+                written.append(f"{folder}/{name}")
+            self.storage.put_bytes(self.bucket, key, rendered.html.encode(), content_type="text/html; charset=utf-8")
+            written.append(key)
         except Exception as exc:
             warn(f"model report not stored at {self._uri(key)}: {type(exc).__name__}: {exc}")
+        return written
 
     def _earlier_attempt(self, name: str, owner: dict[str, Any], sha256: str | None) -> Published | None:
         """What an earlier, failed attempt of this same owner (a retried step) left: its finished version

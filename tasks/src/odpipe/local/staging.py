@@ -88,10 +88,12 @@ def collect_outputs(
                 continue
             raise InputError(f"{pod}: output artifact {art['name']}: {art['path']} was not written")
         if "none" in art.get("archive", {}):
-            if local.is_dir():
-                raise InputError(f"{pod}: artifact {art['name']} is a folder; archive none needs a file")
             key = f"{key_prefix}/{local.name}"
-            store.storage.upload_file(local, store.bucket, key)
+            if local.is_dir():  # as Argo's executor does: each file under the folder's key
+                for path in sorted(p for p in local.rglob("*") if p.is_file()):
+                    store.storage.upload_file(path, store.bucket, f"{key}/{path.relative_to(local).as_posix()}")
+            else:
+                store.storage.upload_file(local, store.bucket, key)
         else:
             key = f"{key_prefix}/{art['name']}.tgz"
             tgz = root / "staging" / f"{art['name']}.tgz"

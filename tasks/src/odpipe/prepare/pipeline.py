@@ -8,7 +8,7 @@ import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, va
 from odpipe.prepare.yolo import LinkMode, dataset_name, write_coco_split, write_split_images
 from odpipe.reports.dataset import SplitBoxes
 from odpipe.storage import S3Uri, Storage, is_s3_uri
+
+if TYPE_CHECKING:
+    from odpipe.reports.html import Rendered
 
 
 @dataclass
@@ -248,7 +251,7 @@ def _write_dataset_report(
     from odpipe.reports.dataset import TITLE, dataset_report
     from odpipe.reports.write import write_report
 
-    def make() -> str:
+    def make() -> Rendered:
         splits, stride = report_splits(images, categories)
         sampled = f"every {stride}th image of each split" if stride > 1 else None
         return dataset_report(manifest, report.to_dict(), splits, dataset_dir, sampled=sampled)

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from odpipe.reports.html import Page, add_drawn
+from odpipe import contract
+from odpipe.reports.html import Page, Rendered, add_drawn
 from odpipe.reports.images import TRUTH, Drawn, add_image
 from odpipe.reports.svg import bar_chart, histogram_chart
 from odpipe.reports.write import render_report
@@ -67,7 +68,7 @@ def dataset_report(
     splits: dict[str, dict[str, Any]],
     root: Path,
     sampled: str | None = None,
-) -> str:
+) -> Rendered:
     """The page. ``splits``: split name -> COCO instances of that split (file names under
     ``root/images/<split>``); ``findings``: report.json; ``sampled``: which images ``splits`` holds when
     not all of them (large sets)."""
@@ -93,7 +94,7 @@ def dataset_report(
         _findings(page, findings)
         _samples(page, splits, root)
 
-    return render_report(TITLE, build)
+    return render_report(TITLE, build, contract.DATASET_REPORT)
 
 
 def _counts(page: Page, manifest: dict[str, Any]) -> None:

@@ -7,9 +7,10 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from odpipe import contract
 from odpipe.coco.evaluate import REPORT_CONF, EvalDetail
 from odpipe.reports.confusion import confusion_matrix
-from odpipe.reports.html import Page
+from odpipe.reports.html import Page, Rendered
 from odpipe.reports.images import PREDICTED, TRUTH, Drawn, add_image
 from odpipe.reports.plots import add_plot, bars, curves, matrix
 from odpipe.reports.write import render_report
@@ -29,7 +30,7 @@ def evaluation_report(
     detections: list[dict[str, Any]],
     results_csv: Path | None,
     images_dir: Path,
-) -> str:
+) -> Rendered:
     """The page, from metrics.json, COCOeval's detail, the val COCO instances, the detections scored
     (COCO results) and Ultralytics' results.csv."""
 
@@ -41,7 +42,7 @@ def evaluation_report(
         _training(page, results_csv)
         worst_images(page, detail, gt, detections, images_dir)
 
-    return render_report(TITLE, build)
+    return render_report(TITLE, build, contract.EVALUATION_REPORT)
 
 
 def stats_tables(page: Page, metrics: dict[str, Any], prefix: str = "") -> None:

@@ -1,13 +1,17 @@
-"""The page builder every report uses: escaped text, tables, inline images (data URIs), notes.
+"""The page builder every report uses: escaped text, tables, pictures, notes.
 
-The page has no script and references nothing outside itself, so it reads the same with JavaScript off
-and in Argo's sandboxed artifact view.
+The page has no script and loads nothing from another origin, so it reads the same with JavaScript off
+and in Argo's sandboxed artifact view, whose policy (`default-src 'none'; img-src 'self'`) blocks every
+`data:` image: SVG charts are inline `<svg>` elements, and raster pictures (JPEG, PNG) are files in a
+folder beside the page (`<report>-files/`, an artifact of its own), linked relatively, so they load from
+Argo's artifact server, from the bucket and from a local disk alike.
 """
 
 from __future__ import annotations
 
-import base64
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -17,13 +21,22 @@ h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}
 th{background:#f0f0f0;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{display:inline-block;margin:4px;vertical-align:top}figcaption{font-size:12px;color:#555;max-width:420px}
-img{max-width:100%;border:1px solid #ddd}.note{background:#fff4e0;border-left:4px solid #e0a030;padding:6px}
+img,figure svg{max-width:100%;height:auto;border:1px solid #ddd}
+.note{background:#fff4e0;border-left:4px solid #e0a030;padding:6px}
 p.meta{color:#666;font-size:12px}div.row{white-space:nowrap}
 """
 
 
-def data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+_XML_PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>\s*")
+
+
+@dataclass
+class Rendered:
+    """A report: its HTML, and the pictures it links (file name in its files folder -> bytes)."""
+
+    html: str
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -39,10 +52,12 @@ def fmt(value: Any, digits: int = 4) -> str:
 class Page:
     """One HTML document, built section by section."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, files_dir: str) -> None:
         self.title = title
+        self.files_dir = files_dir  # the folder beside the page its raster pictures go to
         self._parts: list[str] = [f"<h1>{escape(title)}</h1>"]
         self.notes: list[str] = []
+        self.files: dict[str, bytes] = {}
 
     def heading(self, text: str, anchor: str | None = None) -> None:
         ident = f' id="{escape(anchor)}"' if anchor else ""
@@ -70,22 +85,27 @@ class Page:
         self._parts.append(f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
     def image(self, data: bytes, mime: str, caption: str) -> None:
-        self._parts.append(
-            f'<figure><img src="{data_uri(data, mime)}" alt="{escape(caption)}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>"
-        )
+        """SVG inline; JPEG and PNG as a numbered file in the files folder, linked relatively."""
+        if mime == "image/svg+xml":
+            picture = _XML_PROLOG.sub("", data.decode("utf-8"))  # its own <title> names it
+        else:
+            name = f"{len(self.files) + 1:03d}.{EXTENSIONS[mime]}"
+            self.files[name] = data
+            picture = f'<img src="{escape(self.files_dir)}/{name}" alt="{escape(caption)}">'
+        self._parts.append(f"<figure>{picture}<figcaption>{escape(caption)}</figcaption></figure>")
 
     def group(self, start: bool) -> None:
         """Open (or close) a row that keeps its figures together, e.g. truth and prediction side by side."""
         self._parts.append('<div class="row">' if start else "</div>")
 
-    def render(self) -> str:
-        return (
+    def render(self) -> Rendered:
+        html = (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(self.title)}</title><style>{STYLE}</style></head>"
             f"<body>{''.join(self._parts)}</body></html>\n"
         )
+        return Rendered(html, dict(self.files))
 
 
 def add_drawn(page: Page, what: str, draw: Callable[[], bytes], mime: str, caption: str) -> bool:

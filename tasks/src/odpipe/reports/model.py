@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from odpipe import contract
 from odpipe.coco.evaluate import REPORT_CONF
 from odpipe.reports.dataset import sample_images
 from odpipe.reports.evaluation import image_boxes
-from odpipe.reports.html import Page
+from odpipe.reports.html import Page, Rendered
 from odpipe.reports.images import PREDICTED, Drawn, add_image
 from odpipe.reports.plots import add_plot, bars
 from odpipe.reports.write import render_report
@@ -31,7 +32,7 @@ def model_report(
     detections: list[dict[str, Any]],
     images_dir: Path,
     previous: dict[str, Any] | None,
-) -> str:
+) -> Rendered:
     """The page, from the published card, the val COCO instances, the ONNX model's detections on them
     and the previous deployed card on the same dataset (None when there is none)."""
 
@@ -42,7 +43,8 @@ def model_report(
         _samples(page, gt, detections, images_dir)
         _previous(page, card, previous)
 
-    return render_report(f"{TITLE}: {card.get('name', '?')} version {card.get('version', '?')}", build)
+    title = f"{TITLE}: {card.get('name', '?')} version {card.get('version', '?')}"
+    return render_report(title, build, contract.MODEL_REPORT)
 
 
 def _facts(page: Page, card: dict[str, Any]) -> None:

@@ -1,19 +1,23 @@
 """Write a report so that it never fails its step: whatever the builder raises becomes a note on the
 page and a warning in the log, and the page is written anyway (so Argo has a page to show; the chart
-still declares the reports optional, so not even a failed write fails the step)."""
+still declares the reports optional, so not even a failed write fails the step). Its pictures go to the
+folder beside it first, so a page never links a picture that is not there yet."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from odpipe import contract
 from odpipe.atomic import write_text
 from odpipe.console import info, warn
-from odpipe.reports.html import Page
+from odpipe.reports.html import Page, Rendered
 
 
-def render_report(title: str, build: Callable[[Page], None]) -> str:
-    page = Page(title)
+def render_report(title: str, build: Callable[[Page], None], report_file: str) -> Rendered:
+    """Build the page; `report_file` (contract.*_REPORT) names the folder its pictures go to."""
+    page = Page(title, contract.report_files(report_file))
     try:
         build(page)
     except Exception as exc:  # a report never fails its step
@@ -23,24 +27,35 @@ def render_report(title: str, build: Callable[[Page], None]) -> str:
     return page.render()
 
 
-def failed_page(title: str, exc: Exception) -> str:
+def failed_page(title: str, exc: Exception, report_file: str) -> Rendered:
     """A page that only says why the report could not be built."""
 
     def build(page: Page) -> None:
         raise exc
 
-    return render_report(title, build)
+    return render_report(title, build, report_file)
 
 
-def write_report(path: Path, title: str, make: Callable[[], str]) -> Path | None:
-    """Make and write a report's HTML; whatever ``make`` raises gives a page that says so. None (with a
-    warning) when even writing the file failed."""
+def write_rendered(path: Path, rendered: Rendered) -> None:
+    """The pictures into `<report>-files/` beside the page, then the page."""
+    files = path.parent / contract.report_files(path.name)
+    shutil.rmtree(files, ignore_errors=True)
+    if rendered.files:
+        files.mkdir(parents=True)
+        for name, data in rendered.files.items():
+            (files / name).write_bytes(data)
+    write_text(path, rendered.html)
+
+
+def write_report(path: Path, title: str, make: Callable[[], Rendered]) -> Path | None:
+    """Make and write a report; whatever ``make`` raises gives a page that says so. None (with a warning)
+    when even writing the file failed."""
     try:
         try:
-            html = make()
+            rendered = make()
         except Exception as exc:  # a report never fails its step
-            html = failed_page(title, exc)
-        write_text(path, html)
+            rendered = failed_page(title, exc, path.name)
+        write_rendered(path, rendered)
     except Exception as exc:
         warn(f"report {path} not written: {type(exc).__name__}: {exc}")
         return None

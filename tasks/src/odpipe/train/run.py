@@ -26,6 +26,7 @@ from odpipe.yolo_checkpoint import check_checkpoint
 
 if TYPE_CHECKING:
     from odpipe.coco.evaluate import EvalDetail
+    from odpipe.reports.html import Rendered
 
 PARAMS_FILE = "odpipe-train.json"
 COMPLETE_MARKER = "COMPLETE"
@@ -335,7 +336,7 @@ def _write_evaluation_report(
     from odpipe.reports.evaluation import TITLE, evaluation_report
     from odpipe.reports.write import write_report
 
-    def make() -> str:
+    def make() -> Rendered:
         gt = read_json_object(ds.val_coco, "val COCO instances")
         return evaluation_report(metrics, detail, gt, detections, results_csv, ds.val_images)
 
