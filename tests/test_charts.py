@@ -440,6 +440,21 @@ def test_helpers_are_named_after_their_chart() -> None:
                 assert name.startswith(prefix), f"{path.relative_to(chart)}: {kind} {name!r} lacks {prefix}"
 
 
+def test_helpers_live_by_topic_and_the_s3_environment_is_written_once() -> None:
+    """Bitnami's common chart layout: helpers in one _<topic>.tpl each (names, labels, images, s3, pod,
+    parameters, validation, serving, check-inputs), each defined once; the S3 environment (endpoint,
+    region, the Secret's keys) is one helper that task and serving containers share."""
+    templates = WORKFLOWS / "templates"
+    assert not (templates / "_helpers.tpl").exists()
+    tpls = sorted(templates.rglob("_*.tpl"))
+    assert {p.name for p in tpls} >= {"_names.tpl", "_labels.tpl", "_images.tpl", "_s3.tpl", "_pod.tpl",
+                                      "_parameters.tpl", "_validation.tpl", "_check-inputs.tpl"}  # fmt: skip
+    defines = [n for p in tpls for n in re.findall(r'define "([^"]+)"', p.read_text())]
+    assert len(defines) == len(set(defines)), sorted(n for n in defines if defines.count(n) > 1)
+    text = "".join(p.read_text() for p in templates.rglob("*") if p.is_file())
+    assert text.count("name: AWS_ACCESS_KEY_ID") == 1 and text.count("name: AWS_SECRET_ACCESS_KEY") == 1
+
+
 PARAM = re.compile(r"^\s*## @param (\S+) ")
 JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 

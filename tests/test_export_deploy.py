@@ -105,15 +105,21 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     assert 'platform: "onnxruntime_onnx"' in config and "max_batch_size: 8" in config
     assert "dims: [ 3, -1, -1 ]" in config and "dims: [ 7, -1 ]" in config
     before = _objects(s3, bucket)
-    assert before == [
+    pictures = [k for k in before if k.startswith("shapes/1/model-report-files/")]
+    assert [k for k in before if k not in pictures] == [
         "shapes/1/claim.json",
         "shapes/1/model-card.json",
         "shapes/1/model-report.html",
         "shapes/1/model.onnx",
         "shapes/config.pbtxt",
     ]
-    # the report beside the model is the step's report artifact; train's report shows metrics.json
+    # the report beside the model is the step's report artifact, its pictures too; train's report shows metrics.json
     assert s3.get_bytes(bucket, "shapes/1/model-report.html") == (outputs / "model-report.html").read_bytes()
+    assert pictures and sorted(p.name for p in (outputs / "model-report-files").iterdir()) == [
+        k.rsplit("/", 1)[1] for k in pictures
+    ]
+    for key in pictures:
+        assert s3.get_bytes(bucket, key) == (outputs / "model-report-files" / key.rsplit("/", 1)[1]).read_bytes()
     tmp = trained / "report-checks"
     tmp.mkdir(exist_ok=True)
     check_model_report(outputs / "model-report.html", card, None, tmp, "model-export-deploy")

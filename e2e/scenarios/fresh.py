@@ -29,6 +29,6 @@ def _delete_argo_cluster_objects() -> None:
     """Argo's CRDs (kept on uninstall by design) and the cluster roles its manifests made."""
     for kind in ("crd", "clusterrole", "clusterrolebinding", "priorityclass"):
         names = k("get", kind, "-o", "name").split()
-        ours = [n for n in names if n.endswith(".argoproj.io") or "/argo-" in n or "argo-workflows" in n]
+        ours = [n for n in names if "argo" in n.split("/", 1)[1] or "workflow-controller" in n]
         if ours:
             k("delete", *ours, "--wait=true", "--timeout=300s")

@@ -17,6 +17,7 @@ from .kube import MODEL, Target, helm, helm_install, k, kjson, objects, s3, s3_c
 from .local import odpipe_run_seconds
 from .serving import Traffic, infer, serve_url, wait_serving_version
 from .summary import Report
+from .ui import check_ui
 from .workflows import submit
 
 TARGET = Target(namespace="mlops", release="odpipe", s3_service="odpipe-minio")
@@ -35,6 +36,7 @@ def run(r: Report, work: Path) -> None:
         r.facts["workflow v1"] = wf1
         note[""] = f"{wf1['status']['phase']} in {wf1['_wall']:.0f} s"
     check_artifacts(r, "odpipe-e2e-v1")
+    check_ui(r, TARGET.namespace, f"{TARGET.release}-argo-workflows-server", TARGET.secret, "odpipe-e2e-v1")
     url = serve_v1(r)
     run_failures(r, TARGET, str(charts.UMBRELLA), charts.umbrella_values, params)
     swap_to_v2(r, url, params)

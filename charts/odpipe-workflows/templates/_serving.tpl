@@ -8,24 +8,6 @@
 {{- printf "%s-triton" (include "odpipe-workflows.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* S3 settings of a serving container: the endpoint, the region and the Secret's credentials. */}}
-{{- define "odpipe-workflows.s3Env" -}}
-- name: AWS_ENDPOINT_URL
-  value: {{ include "odpipe-workflows.s3Url" . | quote }}
-- name: AWS_DEFAULT_REGION
-  value: {{ .Values.s3.region | quote }}
-- name: AWS_ACCESS_KEY_ID
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "odpipe-workflows.secretName" . }}
-      key: {{ .Values.credentials.accessKeyKey }}
-- name: AWS_SECRET_ACCESS_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "odpipe-workflows.secretName" . }}
-      key: {{ .Values.credentials.secretKeyKey }}
-{{- end -}}
-
 {{/* The image of a serving container: (dict "image" .Values.serving.image "context" .). */}}
 {{- define "odpipe-workflows.servingImage" -}}
 {{- include "odpipe-workflows.image" (dict "image" .image "context" .context) -}}

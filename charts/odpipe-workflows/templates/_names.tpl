@@ -1,0 +1,48 @@
+{{/*
+Names: the chart's, the release's and those of the objects other templates refer to.
+Every helper is named odpipe-workflows.*: Helm shares one template namespace between a parent
+chart and its subcharts, so a generic prefix (odpipe.*) could be silently redefined by the umbrella.
+*/}}
+
+{{- define "odpipe-workflows.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "odpipe-workflows.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else if hasPrefix .Release.Name $name -}}
+{{- $name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "odpipe-workflows.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "odpipe-workflows.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (printf "%s-workflow" (include "odpipe-workflows.fullname" .)) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "odpipe-workflows.secretName" -}}
+{{- if .Values.credentials.existingSecret -}}
+{{- .Values.credentials.existingSecret -}}
+{{- else -}}
+{{- default (printf "%s-s3" (include "odpipe-workflows.fullname" .)) .Values.credentials.secretName -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "odpipe-workflows.pvcName" -}}
+{{- default (printf "%s-datasets" (include "odpipe-workflows.fullname" .)) .Values.persistence.existingClaim -}}
+{{- end -}}

@@ -1,0 +1,38 @@
+{{/*
+Checks at install and upgrade that fail with a message saying what to do.
+*/}}
+
+{{/*
+One release per namespace. The WorkflowTemplate names are fixed (users `argo submit --from
+workflowtemplate/odpipe-pipeline`, and odpipe-pipeline refers to the steps by name), and so is the name of
+the ConfigMap where Argo looks for a namespace's default artifact repository. On install and upgrade
+(lookup answers nothing in `helm template`), fail with an explanation when another release, or no
+release, already owns one of them. Every lookup of a kind that may not exist yet is guarded by
+.Capabilities.APIVersions.Has.
+*/}}
+{{- define "odpipe-workflows.assertOneReleasePerNamespace" -}}
+{{- $ns := .Release.Namespace -}}
+{{- $owned := list -}}
+{{- /* On a cluster without Argo's CRDs yet (the umbrella installs them in this same release), lookup of
+a WorkflowTemplate fails ("could not find the requested resource"): and no WorkflowTemplate can exist. */ -}}
+{{- if .Capabilities.APIVersions.Has "argoproj.io/v1alpha1/WorkflowTemplate" -}}
+{{- $owned = append $owned (list "argoproj.io/v1alpha1" "WorkflowTemplate" "odpipe-pipeline") -}}
+{{- end -}}
+{{- if .Values.artifactRepository.create -}}
+{{- $owned = append $owned (list "v1" "ConfigMap" .Values.artifactRepository.configMapName) -}}
+{{- end -}}
+{{- range $owned -}}
+{{- $existing := lookup (index . 0) (index . 1) $ns (index . 2) -}}
+{{- if $existing -}}
+{{- $owner := index ($existing.metadata.annotations | default dict) "meta.helm.sh/release-name" | default "" -}}
+{{- if ne $owner $.Release.Name -}}
+{{- $by := ternary (printf "Helm release %q" $owner) "something outside Helm" (ne $owner "") -}}
+{{- if eq (index . 1) "ConfigMap" -}}
+{{- fail (printf "ConfigMap %s/%s already exists, created by %s. Argo reads a namespace's default artifact repository from this fixed name, so odpipe-workflows installs once per namespace: install into another namespace, or set artifactRepository.create=false to use the existing repository." $ns (index . 2) $by) -}}
+{{- else -}}
+{{- fail (printf "WorkflowTemplate %s/%s already exists, created by %s. The WorkflowTemplate names (odpipe-pipeline, odpipe-prepare, odpipe-train, odpipe-export-deploy) are fixed, since users submit them by name, so odpipe installs once per namespace: upgrade that release, or install into another namespace." $ns (index . 2) $by) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
