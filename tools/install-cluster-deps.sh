@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# What `make cluster` takes from Debian (their versions suffice, see e2e/README.md): etcd, containerd
+# What `make cluster` takes from Debian (their versions suffice, see e2e/README.md): containerd
 # (CRI built in) with runc, the CNI plugins, busybox-static (the shell of the MinIO images), iptables
 # and conntrack (kube-proxy), openssl (the cluster's certificates), iproute2 (its network namespace).
 # Installs only what is missing; as root.
 set -euo pipefail
 need=()
-for pair in etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
+for pair in containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
             /bin/busybox:busybox-static iptables:iptables conntrack:conntrack openssl:openssl ip:iproute2 \
             nsenter:util-linux; do
   probe=${pair%%:*}; pkg=${pair#*:}

@@ -134,8 +134,10 @@ MINIO = Component(
 MC = Component("mc", "github.com/minio/mc", ("github.com/minio/mc",), _minio_ldflags("github.com/minio/mc/cmd"))
 COREDNS = Component("coredns", "github.com/coredns/coredns", ("odpipe.dev/e2e/coredns",))
 PAUSE = Component("pause", "", ("odpipe.dev/e2e/pause",))
+#: Debian's etcd 3.4.23 lacks RequestWatchProgress, which the apiserver needs for watch-list streams
+ETCD = Component("etcd", "go.etcd.io/etcd/server/v3", ("odpipe.dev/e2e/etcd",))
 
-ALL = (KUBERNETES, ARGO, MINIO, MC, COREDNS, PAUSE)
+ALL = (KUBERNETES, ARGO, MINIO, MC, COREDNS, PAUSE, ETCD)
 
 
 def module_source(component: Component) -> Path:

@@ -1,4 +1,4 @@
-"""etcd (Debian's), kube-apiserver, kube-controller-manager and kube-scheduler, as processes in the
+"""etcd (built from its module), kube-apiserver, kube-controller-manager and kube-scheduler, as processes in the
 cluster's namespace. Flags follow kubernetes' hack/local-up-cluster.sh for one host."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def start_etcd() -> None:
     p.start(
         "etcd",
         [
-            "etcd", "--name=odpipe", f"--data-dir={data}",
+            str(c.ETCD.binary("etcd")), "--name=odpipe", f"--data-dir={data}",
             f"--listen-client-urls={ETCD_URL}", f"--advertise-client-urls={ETCD_URL}",
             "--listen-peer-urls=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380",
             "--initial-cluster=odpipe=http://127.0.0.1:2380", "--quota-backend-bytes=2147483648",

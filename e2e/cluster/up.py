@@ -17,7 +17,7 @@ from . import processes as p
 from .down import down, leftovers
 from .layout import KUBECONFIG, NODE_NAME, state
 
-REQUIRED = ("etcd", "containerd", "runc", "ctr", "ip", "iptables", "nsenter", "openssl", "go", "umount")
+REQUIRED = ("containerd", "runc", "ctr", "ip", "iptables", "nsenter", "openssl", "go", "umount")
 
 
 @dataclass(frozen=True)

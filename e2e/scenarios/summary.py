@@ -48,7 +48,7 @@ def print_versions(say: Callable[[str], None]) -> None:
         f"Kubernetes {c.KUBERNETES.version}, Argo Workflows {c.ARGO.version}, "
         f"MinIO {c.minio_release(c.MINIO.version)}, mc {c.minio_release(c.MC.version)}, CoreDNS {c.COREDNS.version}, "
         f"containerd {_version('containerd', '--version')}, runc {_version('runc', '--version')}, "
-        f"etcd {_version('etcd', '--version')}"
+        f"etcd {c.ETCD.version}"
     )
 
 
