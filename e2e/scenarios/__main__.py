@@ -15,11 +15,13 @@ from e2e.cluster import netns
 from e2e.cluster.images import load_cluster_images, load_docker_image, task_images
 from e2e.cluster.up import is_up
 
-from . import charts, data, manual, umbrella
+from . import charts, data, manual, speed, umbrella
 from .fresh import fresh_cluster
 from .summary import Report, print_summary
 
 SCENARIOS: dict[str, Callable[[Report, Path], None]] = {"umbrella": umbrella.run, "manual": manual.run}
+#: run only when named with --only (minutes each, measurements rather than checks)
+EXTRA: dict[str, Callable[[Report, Path], None]] = {"speed": speed.run}
 app = typer.Typer(add_completion=False, help=__doc__)
 console = Console()
 
@@ -40,7 +42,7 @@ def run_one(name: str, r: Report, work: Path) -> None:
     try:
         with r.step(f"a cluster without an earlier run's namespaces, Argo CRDs or volumes ({name})"):
             fresh_cluster()
-        SCENARIOS[name](r, work)
+        {**SCENARIOS, **EXTRA}[name](r, work)
     except Exception as exc:
         say(f"FAILED ({name}): {exc}")
         if not r.failed:  # raised between steps
@@ -51,7 +53,9 @@ def run_one(name: str, r: Report, work: Path) -> None:
 
 @app.command()
 def main(
-    only: list[str] = typer.Option(None, help="Scenarios to run (default: all, in order): " + ", ".join(SCENARIOS)),
+    only: list[str] = typer.Option(
+        None, help=f"Scenarios to run (default: {', '.join(SCENARIOS)}, in order; also: {', '.join(EXTRA)})"
+    ),
 ) -> None:
     """Run the scenarios in order on a fresh cluster state each, then print the summary."""
     if not is_up():

@@ -17,8 +17,7 @@ from typing import Any
 #: What Argo's artifact server (v4.0.5, server/artifacts/artifact_server.go) sends with every artifact
 #: unless ARGO_ARTIFACT_CONTENT_SECURITY_POLICY is set: no script, no data: image, pictures same-origin only.
 ARGO_ARTIFACT_CSP = (
-    "sandbox allow-same-origin; base-uri 'none'; default-src 'none'; img-src 'self'; "
-    "style-src 'self' 'unsafe-inline'"
+    "sandbox allow-same-origin; base-uri 'none'; default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'"
 )
 #: Where the checking page is served, beside the report (same origin), without a policy.
 CHECK_PATH = "/__odpipe-picture-check.html"

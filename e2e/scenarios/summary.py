@@ -64,11 +64,14 @@ def print_workflow(r: Report, key: str, local: float | None) -> None:
         say(f"    {s['step']:16} {s['phase']:10} {s['seconds'] or 0:6.0f} s  pod {name}  image {image}")
         say(f"        init {sorted(pod.get('init', {}).values())}  pvc {pod.get('pvc')}")
     result = print_breakdown(say, wf, local)
-    if key.endswith("v1") and local:
+    if (key.endswith("v1") or key.startswith("workflow speed")) and local:
         record = {"workflow": key, "lines": result.lines(local), "ratio": wall / local, "submit wall": wall,
                   "odpipe run": local, "by owner": result.by_owner}  # fmt: skip
+        records = json.loads(TIMING_RECORD.read_text()) if TIMING_RECORD.exists() else {}
+        records = records if "runs" in records else {"runs": []}
+        records["runs"] = [*records["runs"], record][-6:]
         TIMING_RECORD.parent.mkdir(parents=True, exist_ok=True)
-        TIMING_RECORD.write_text(json.dumps(record, indent=1))
+        TIMING_RECORD.write_text(json.dumps(records, indent=1))
         say(f"{key} wall {wall:.0f} s against odpipe run {local:.0f} s on the same data: {wall / local:.2f}x")
 
 
@@ -81,11 +84,12 @@ def print_summary(reports: dict[str, Report], total: float) -> None:
         say(f"-- scenario {scenario}")
         for name, seconds, note in r.steps:
             say(f"  {seconds:7.1f} s  {name}: {note}")
-        local = r.facts.get("odpipe run seconds")
         for key in sorted(k for k in r.facts if k.startswith("workflow ")):
-            print_workflow(r, key, local)
+            print_workflow(r, key, r.facts.get(f"odpipe run for {key}", r.facts.get("odpipe run seconds")))
         for key, value in r.facts.items():
-            if key.startswith(("answer", "swap", "after uninstall", "argo chart", "memo", "schedule", "gc")):
+            if key.startswith(
+                ("answer", "swap", "after uninstall", "argo chart", "memo", "schedule", "gc", "speed", "ui")
+            ):
                 say(f"{key}: {json.dumps(value)}")
             elif key.startswith("failure "):
                 say(f"{key}: {value.splitlines()[-1][:200] if value else ''}")

@@ -100,6 +100,20 @@ def _cell(value: float | None) -> str:
     return f"{'?':>13}" if value is None else f"{value:12.1f}s"
 
 
+def _segments(m: dict[str, float]) -> dict[str, tuple[str, float]]:
+    """Each segment whose end mark is present, from the last present mark before it (a mark a pod
+    does not report, such as sandbox ready, folds its time into the next segment)."""
+    order = [SEGMENTS[0].start, *(seg.end for seg in SEGMENTS)]
+    out: dict[str, tuple[str, float]] = {}
+    for seg in SEGMENTS:
+        if seg.end not in m:
+            continue
+        before = [name for name in order[: order.index(seg.end)] if name in m]
+        if before:
+            out[seg.name] = (seg.owner, max(0.0, m[seg.end] - m[before[-1]]))
+    return out
+
+
 def breakdown(wf: dict[str, Any]) -> Breakdown:
     steps = pod_steps(wf)
     status = wf["status"]
@@ -109,13 +123,12 @@ def breakdown(wf: dict[str, Any]) -> Breakdown:
     previous_end = wf_start
     for i, step in enumerate(steps):
         m = marks(step, wf.get("_pods", {}).get(step["pod"], {}))
+        if i == 0:
+            _add(owners, CONTROLLER, max(0.0, m.get("node started", wf_start) - wf_start))
         cells: dict[str, float] = {}
-        start_gap = m.get("node started", previous_end) - previous_end
-        _add(owners, CONTROLLER, start_gap if i == 0 else 0.0)
-        for seg in SEGMENTS:
-            if seg.start in m and seg.end in m:
-                cells[seg.name] = max(0.0, m[seg.end] - m[seg.start])
-                _add(owners, seg.owner, cells[seg.name])
+        for name, (owner, seconds) in _segments(m).items():
+            cells[name] = seconds
+            _add(owners, owner, seconds)
         end = m.get("node finished", previous_end)
         if i + 1 < len(steps) and steps[i + 1].get("started"):
             cells["gap to next"] = max(0.0, stamp(steps[i + 1]["started"]) - end)

@@ -4,38 +4,56 @@ steps as Argo's nodes report them."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from datetime import datetime
 from typing import Any
 
-from .kube import Target, argo, k
+from e2e.cluster.tools import kubectl
+
+from .kube import Target, argo
 
 
 class PodWatch(threading.Thread):
     """Records the pods of one workflow while it runs (podGC deletes them once they succeed): the last
-    status seen of each, for the images, volumes and the timing breakdown."""
+    status seen of each, for the images, volumes and the timing breakdown. One `kubectl get --watch`
+    stream, not a kubectl a second: the measurement must not take the CPU the steps are measured on."""
 
     def __init__(self, namespace: str, workflow: str) -> None:
         super().__init__(daemon=True)
         self.namespace, self.workflow, self.stop = namespace, workflow, threading.Event()
         self.pods: dict[str, Any] = {}
+        selector = f"workflows.argoproj.io/workflow={workflow}"
+        self.proc = subprocess.Popen(
+            [*kubectl(), "-n", namespace, "get", "pods", "-l", selector, "--watch", "-o", "json"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            self.poll()
-            self.stop.wait(1)
-        self.poll()
+        decoder, buffer = json.JSONDecoder(), ""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            buffer += line
+            while buffer.strip():
+                try:
+                    obj, end = decoder.raw_decode(buffer.lstrip())
+                except json.JSONDecodeError:
+                    break  # the object goes on in the next lines
+                buffer = buffer.lstrip()[end:]
+                for pod in obj.get("items", [obj]):
+                    self.record(pod)
 
-    def poll(self) -> None:
-        selector = f"workflows.argoproj.io/workflow={self.workflow}"
-        out = k("-n", self.namespace, "get", "pods", "-l", selector, "-o", "json", check=False)
-        try:
-            for pod in json.loads(out or "{}").get("items", []):
-                node_id = pod["metadata"].get("annotations", {}).get("workflows.argoproj.io/node-id")
-                self.pods[node_id or pod["metadata"]["name"]] = _pod_record(pod)
-        except (json.JSONDecodeError, KeyError):
-            pass
+    def record(self, pod: dict[str, Any]) -> None:
+        if pod.get("kind") != "Pod":
+            return
+        node_id = pod["metadata"].get("annotations", {}).get("workflows.argoproj.io/node-id")
+        self.pods[node_id or pod["metadata"]["name"]] = _pod_record(pod)
+
+    def finish(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.join(10)
 
 
 def _pod_record(pod: dict[str, Any]) -> dict[str, Any]:
@@ -63,8 +81,8 @@ def submit(target: Target, name: str, params: dict[str, str], *, expect_success:
     started = time.monotonic()
     argo(*args, check=False)
     wall = time.monotonic() - started
-    watch.stop.set()
-    watch.join()
+    time.sleep(1)  # the last pod's final status, if podGC has not taken it yet
+    watch.finish()
     wf = json.loads(argo("get", "-n", target.namespace, name, "-o", "json"))
     wf["_wall"], wf["_pods"] = wall, watch.pods
     phase = wf["status"]["phase"]
