@@ -680,7 +680,7 @@ def argo_chart_or_skip() -> Path:
 def test_umbrella_runs_argo_helm_chart_as_the_cluster_needs(tmp_path: Path) -> None:
     """The umbrella rendered with argo-helm's real chart at the pin: no CRD from its templates (crds/ has
     them), every Argo image IfNotPresent (the node's images are used: Always failed with ImagePullBackOff
-    on the real cluster), the controller namespaced with DEFAULT_REQUEUE_TIME 2s, argo-server in client
+    on the real cluster), the controller namespaced with DEFAULT_REQUEUE_TIME 1s, argo-server in client
     auth mode, and the WorkflowTemplates beside them."""
     chart = umbrella_offline(tmp_path, real={"argo-workflows": argo_chart_or_skip()})
     docs = render(chart)
@@ -693,7 +693,7 @@ def test_umbrella_runs_argo_helm_chart_as_the_cluster_needs(tmp_path: Path) -> N
             assert c["imagePullPolicy"] == "IfNotPresent", (deploy["metadata"]["name"], c["name"])
     controller = next(d for d in argo if d["metadata"]["name"].endswith("workflow-controller"))
     container = controller["spec"]["template"]["spec"]["containers"][0]
-    assert {"name": "DEFAULT_REQUEUE_TIME", "value": "2s"} in container["env"]
+    assert {"name": "DEFAULT_REQUEUE_TIME", "value": "1s"} in container["env"]
     assert "--namespaced" in container["args"]
     server = next(d for d in argo if d["metadata"]["name"].endswith("server"))
     assert "--auth-mode=client" in server["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -705,3 +705,36 @@ def test_umbrella_runs_argo_helm_chart_as_the_cluster_needs(tmp_path: Path) -> N
     executor = container["args"][container["args"].index("--executor-image") + 1]
     assert not executor.endswith(":latest") and ":" in executor.rsplit("/", 1)[-1], executor
     assert len(by_kind(docs, "WorkflowTemplate")) == 4
+
+
+def test_schedule_renders_a_cronworkflow_of_the_pipeline() -> None:
+    """schedule.enabled: a CronWorkflow submitting odpipe-pipeline with its parameters, Forbid by default,
+    valid for Argo's strict schema; off by default; a missing annotations-key or an unknown parameter name
+    fails the install with a message that names it."""
+    import jsonschema
+
+    assert not by_kind(render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml"), "CronWorkflow")
+    (cron,) = by_kind(render(WORKFLOWS, WORKFLOWS / "ci/schedule-values.yaml"), "CronWorkflow")
+    spec = cron["spec"]
+    assert spec["schedules"] == ["0 2 * * *"] and spec["timezone"] == "Etc/UTC"
+    assert spec["concurrencyPolicy"] == "Forbid" and spec["startingDeadlineSeconds"] == 300
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"], spec["suspend"]) == (3, 3, False)
+    assert spec["workflowSpec"]["workflowTemplateRef"] == {"name": "odpipe-pipeline"}
+    params = {p["name"]: p["value"] for p in spec["workflowSpec"]["arguments"]["parameters"]}
+    assert params == {"annotations-key": "my-set/annotations.json", "images-prefix": "my-set/images",
+                      "model-name": "nightly", "epochs": "50"}  # fmt: skip
+    path = SHARED / "argo" / "schema-strict.json"
+    if path.exists():
+        schema = json.loads(path.read_text())
+        wrapper = {
+            "$ref": "#/definitions/io.argoproj.workflow.v1alpha1.CronWorkflow",
+            "definitions": schema["definitions"],
+        }
+        errors = [e.message for e in jsonschema.Draft202012Validator(wrapper).iter_errors(cron)]
+        assert not errors, errors[:5]
+    base = ("--set", "schedule.enabled=true")
+    proc = helm("template", "x", str(WORKFLOWS), "-f", str(WORKFLOWS / "ci/default-values.yaml"), *base, check=False)
+    assert proc.returncode != 0 and "schedule.parameters.annotations-key is required" in proc.stderr
+    proc = helm("template", "x", str(WORKFLOWS), "-f", str(WORKFLOWS / "ci/schedule-values.yaml"),
+                "--set", "schedule.parameters.epoch=5", check=False)  # fmt: skip
+    assert proc.returncode != 0 and 'schedule.parameters.epoch: odpipe-pipeline has no parameter "epoch"' in proc.stderr

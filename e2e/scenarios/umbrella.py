@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from . import charts, data
 from .failures import run_failures
@@ -40,6 +41,7 @@ def run(r: Report, work: Path) -> None:
     url = serve_v1(r)
     run_failures(r, TARGET, str(charts.UMBRELLA), charts.umbrella_values, params)
     swap_to_v2(r, url, params)
+    scheduled_run(r, params)
     upgrade_keeps_credentials(r)
     uninstall(r)
     with r.step("odpipe run on the same data (processes, embedded S3), for comparison") as note:
@@ -118,6 +120,38 @@ def swap_to_v2(r: Report, url: str, params: dict[str, str]) -> None:
         if traffic.failures or "2" not in counts:
             raise RuntimeError(f"swap: {counts}, failures {traffic.failures[:3]}")
         note[""] = f"answers by version {counts}, 0 failed"
+
+
+def scheduled_run(r: Report, params: dict[str, str]) -> None:
+    """schedule.enabled with a schedule every minute: the CronWorkflow fires once, its run Succeeds; the
+    schedule is then turned off again by the next upgrade."""
+    with r.step(
+        "helm upgrade --set schedule.enabled=true (every minute): the CronWorkflow fires, its run Succeeds"
+    ) as note:
+        wanted = {**params, "epochs": "1"}
+        sets = ["--set", "odpipe-workflows.schedule.enabled=true",
+                "--set-json", 'odpipe-workflows.schedule.schedules=["* * * * *"]',
+                "--set-json", f"odpipe-workflows.schedule.parameters={json.dumps(wanted)}"]  # fmt: skip
+        helm_install(TARGET, charts.UMBRELLA, *charts.umbrella_values(), *sets)
+        cron = f"{TARGET.release}-odpipe-workflows-schedule"
+        wf = wait_for_scheduled_run(cron, timeout=600)
+        helm_install(TARGET, charts.UMBRELLA, *charts.umbrella_values())
+        if wf["status"]["phase"] != "Succeeded":
+            raise RuntimeError(f"the scheduled run {wf['metadata']['name']} {wf['status']['phase']}")
+        got = {p["name"]: p.get("value") for p in wf["spec"]["arguments"]["parameters"]}
+        r.facts["schedule"] = {"cron workflow": cron, "run": wf["metadata"]["name"], "parameters": got}
+        note[""] = f"{wf['metadata']['name']} Succeeded with epochs={got.get('epochs')}"
+
+
+def wait_for_scheduled_run(cron: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = kjson("-n", TARGET.namespace, "get", "workflows", "-l", f"workflows.argoproj.io/cron-workflow={cron}")
+        done = [w for w in runs["items"] if w.get("status", {}).get("phase") in ("Succeeded", "Failed", "Error")]
+        if done:
+            return dict(done[0])
+        time.sleep(5)
+    raise RuntimeError(f"CronWorkflow {cron} started no run that finished within {timeout:.0f} s")
 
 
 def upgrade_keeps_credentials(r: Report) -> None:

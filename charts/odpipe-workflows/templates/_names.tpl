@@ -46,3 +46,8 @@ chart and its subcharts, so a generic prefix (odpipe.*) could be silently redefi
 {{- define "odpipe-workflows.pvcName" -}}
 {{- default (printf "%s-datasets" (include "odpipe-workflows.fullname" .)) .Values.persistence.existingClaim -}}
 {{- end -}}
+
+{{/* The CronWorkflow of schedule.enabled. */}}
+{{- define "odpipe-workflows.scheduleName" -}}
+{{- printf "%s-schedule" (include "odpipe-workflows.fullname" .) | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
