@@ -16,6 +16,7 @@ from . import charts, data
 from .failures import run_failures
 from .kube import MODEL, Target, helm, helm_install, k, kjson, objects, s3, s3_credentials
 from .local import odpipe_run_seconds
+from .security import check_security
 from .serving import Traffic, infer, serve_url, wait_serving_version
 from .summary import Report
 from .ui import check_ui
@@ -26,6 +27,7 @@ TARGET = Target(namespace="mlops", release="odpipe", s3_service="odpipe-minio")
 #: the install leaves it off and an upgrade turns it on after v1
 INSTALL_SETS = ("--set", "odpipe-workflows.serving.enabled=false")
 ARGO_CONTROLLER = f"{TARGET.release}-argo-workflows-workflow-controller"
+WORKFLOW_SA = "odpipe-workflows-workflow"  # odpipe-workflows' fullname under a release named odpipe
 WANT_ARTIFACTS = ("dataset.json", "report.json", "metrics.json", "model.onnx", "model-card.json")
 
 
@@ -38,6 +40,7 @@ def run(r: Report, work: Path) -> None:
         note[""] = f"{wf1['status']['phase']} in {wf1['_wall']:.0f} s"
     check_artifacts(r, "odpipe-e2e-v1")
     check_ui(r, TARGET.namespace, f"{TARGET.release}-argo-workflows-server", TARGET.secret, "odpipe-e2e-v1")
+    check_security(r, TARGET, r.facts["workflow v1"], WORKFLOW_SA)
     url = serve_v1(r)
     run_failures(r, TARGET, str(charts.UMBRELLA), charts.umbrella_values, params)
     swap_to_v2(r, url, params)
@@ -133,7 +136,8 @@ def scheduled_run(r: Report, params: dict[str, str]) -> None:
                 "--set-json", 'odpipe-workflows.schedule.schedules=["* * * * *"]',
                 "--set-json", f"odpipe-workflows.schedule.parameters={json.dumps(wanted)}"]  # fmt: skip
         helm_install(TARGET, charts.UMBRELLA, *charts.umbrella_values(), *sets)
-        cron = f"{TARGET.release}-odpipe-workflows-schedule"
+        crons = kjson("-n", TARGET.namespace, "get", "cronworkflows", "-l", "app.kubernetes.io/component=schedule")
+        cron = crons["items"][0]["metadata"]["name"]
         wf = wait_for_scheduled_run(cron, timeout=600)
         helm_install(TARGET, charts.UMBRELLA, *charts.umbrella_values())
         if wf["status"]["phase"] != "Succeeded":

@@ -67,7 +67,11 @@ def _pod_record(pod: dict[str, Any]) -> dict[str, Any]:
         "pvc": claims,
         "created": pod["metadata"].get("creationTimestamp"),
         "status": pod["status"],
-        "spec": {"containers": spec.get("containers", []), "initContainers": spec.get("initContainers", [])},
+        "spec": {
+            "containers": spec.get("containers", []),
+            "initContainers": spec.get("initContainers", []),
+            "securityContext": spec.get("securityContext", {}),
+        },
     }
 
 
