@@ -83,6 +83,11 @@ class Artifact:
         return self.directory and not self.unarchived
 
 
+def _pictures(name: str, report: str) -> Artifact:
+    """A report's pictures: a folder stored file by file, so the page's relative links resolve."""
+    return Artifact(f"{name}-files", report_files(report), directory=True, optional=True, unarchived=True)
+
+
 @dataclass(frozen=True)
 class TaskContract:
     name: str
@@ -99,7 +104,7 @@ TASKS: dict[str, TaskContract] = {
             Artifact("dataset", DATASET_MANIFEST),
             Artifact("report", REPORT),
             Artifact("dataset-report", DATASET_REPORT, optional=True),
-            Artifact("dataset-report-files", report_files(DATASET_REPORT), directory=True, optional=True, unarchived=True),
+            _pictures("dataset-report", DATASET_REPORT),
         ),
         parameters=(PARAM_DATASET_ID,),
     ),
@@ -111,7 +116,7 @@ TASKS: dict[str, TaskContract] = {
             Artifact("metrics", METRICS),
             Artifact("run", RUN_DIR, directory=True),
             Artifact("evaluation-report", EVALUATION_REPORT, optional=True),
-            Artifact("evaluation-report-files", report_files(EVALUATION_REPORT), directory=True, optional=True, unarchived=True),
+            _pictures("evaluation-report", EVALUATION_REPORT),
         ),
         parameters=(PARAM_MAP,),
     ),
@@ -126,7 +131,7 @@ TASKS: dict[str, TaskContract] = {
             Artifact("model", MODEL),
             Artifact("model-card", MODEL_CARD),
             Artifact("model-report", MODEL_REPORT, optional=True),
-            Artifact("model-report-files", report_files(MODEL_REPORT), directory=True, optional=True, unarchived=True),
+            _pictures("model-report", MODEL_REPORT),
         ),
         parameters=(PARAM_MODEL_VERSION,),
     ),
