@@ -149,7 +149,62 @@ def test_task_pods_are_non_root_and_locked_down(tmp_path: Path) -> None:
             assert tpl["retryStrategy"]["limit"] >= 1 and "backoff" in tpl["retryStrategy"]
             assert tpl["activeDeadlineSeconds"] > 0 and "resources" in tpl["container"]
         assert wft["spec"]["podGC"] and wft["spec"]["ttlStrategy"] and wft["spec"]["serviceAccountName"]
-    role = by_kind(docs, "Role")[0]
+    role = next(r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("-workflow"))
     assert role["rules"] == [
         {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}
     ]
+
+
+def _rbac(docs: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """(namespace, name) -> the Role's rules and its binding's subjects."""
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r["rules"] for r in by_kind(docs, "Role")}
+    out = {}
+    for b in by_kind(docs, "RoleBinding"):
+        key = (b["metadata"]["namespace"], b["roleRef"]["name"])
+        subjects = [(s["namespace"], s["name"]) for s in b["subjects"]]
+        out[key] = {"rules": roles[key], "subjects": subjects}
+    assert len(out) == len(roles), "a Role without its RoleBinding"
+    return out
+
+
+GET_UPDATE_CACHE = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "update"]}
+
+
+def test_memoize_and_artifact_gc_rbac_is_least_privilege(tmp_path: Path) -> None:
+    """train's cache lives in the workflow-controller's namespace (Argo's choice): the controller may create
+    ConfigMaps there and get/update only the cache; check-inputs may get/update only the cache; the artifact
+    GC pods list and watch their tasks and patch their status, nothing else."""
+    docs = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml")
+    cache = "mlops-odpipe-workflows-train-memo"
+    rbac = _rbac(docs)
+    assert rbac[("argo", f"{cache}-controller")] == {
+        "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+            {**GET_UPDATE_CACHE, "resourceNames": [cache]},
+        ],
+        "subjects": [("argo", "argo")],
+    }
+    assert rbac[("argo", f"{cache}-check")] == {
+        "rules": [{**GET_UPDATE_CACHE, "resourceNames": [cache]}],
+        "subjects": [("mlops", "odpipe-workflows-workflow")],
+    }
+    assert rbac[("mlops", "odpipe-workflows-artifact-gc")] == {
+        "rules": [
+            {"apiGroups": ["argoproj.io"], "resources": ["workflowartifactgctasks"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["argoproj.io"], "resources": ["workflowartifactgctasks/status"], "verbs": ["patch"]},
+        ],
+        "subjects": [("mlops", "odpipe-workflows-artifact-gc")],
+    }
+    # the umbrella: argo-helm's controller in the release namespace, named after the release
+    umbrella = _rbac(render(umbrella_offline(tmp_path)))
+    assert umbrella[("mlops", f"{cache}-controller")]["subjects"] == [
+        ("mlops", "odpipe-argo-workflows-workflow-controller")
+    ]
+    # turned off, nothing is granted
+    off = render(
+        WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", sets=("memoize.enabled=false", "workflow.artifactGC.strategy=")
+    )
+    assert sorted(name for _, name in _rbac(off)) == ["odpipe-workflows-test-templates", "odpipe-workflows-workflow"]
+    accounts = sorted(sa["metadata"]["name"] for sa in by_kind(off, "ServiceAccount"))
+    assert accounts == ["odpipe-workflows-test-templates", "odpipe-workflows-workflow"]
+    assert "artifactGC" not in by_kind(off, "WorkflowTemplate")[0]["spec"]

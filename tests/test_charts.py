@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import subprocess
@@ -420,6 +421,9 @@ def test_each_parameter_default_comes_from_one_place(tmp_path: Path) -> None:
         step = wft["spec"]["templates"][0]
         for where in (wft["spec"]["arguments"]["parameters"], step["inputs"]["parameters"]):
             for p in where:
+                if (name, p["name"]) == ("odpipe-train", "dataset-id"):  # an input from prepare, not a parameter
+                    assert p.get("value") == "" and where is step["inputs"]["parameters"]
+                    continue
                 assert p.get("value") == pipeline_args[p["name"]], (name, p)
                 seen.add(p["name"])
     assert seen == set(pipeline_args)
@@ -738,3 +742,65 @@ def test_schedule_renders_a_cronworkflow_of_the_pipeline() -> None:
     proc = helm("template", "x", str(WORKFLOWS), "-f", str(WORKFLOWS / "ci/schedule-values.yaml"),
                 "--set", "schedule.parameters.epoch=5", check=False)  # fmt: skip
     assert proc.returncode != 0 and 'schedule.parameters.epoch: odpipe-pipeline has no parameter "epoch"' in proc.stderr
+
+
+# -- left running: train memoized, artifacts collected ---------------------------------------------------
+MEMO_KEY = re.compile(r"^train-\{\{=sprig\.sha256sum\((.*)\)\}\}$")
+
+
+def test_train_is_memoized_on_dataset_id_every_train_parameter_and_image(tmp_path: Path) -> None:
+    """The key hashes the dataset id prepare hands on, every parameter the train step takes and the train
+    image (Argo takes only [a-zA-Z0-9-], hence the hash); the cache sits in the controller's namespace and
+    check-inputs is told where, to drop entries whose weights were collected."""
+    values = tmp_path / "digest.yaml"
+    values.write_text(yaml.safe_dump({"tasks": {"train": {"digest": "sha256:" + "a" * 64}}}))
+    docs = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", values)
+    wfts = {d["metadata"]["name"]: d for d in by_kind(docs, "WorkflowTemplate")}
+    train = wfts["odpipe-train"]["spec"]["templates"][0]
+    memo = train["memoize"]
+    cache = "mlops-odpipe-workflows-train-memo"
+    assert memo["maxAge"] == "720h" and memo["cache"] == {"configMap": {"name": cache}}
+    fields = MEMO_KEY.match(memo["key"]).group(1).split(" + '|' + ")  # type: ignore[union-attr]
+    train_params = [p["name"] for p in train["inputs"]["parameters"] if p["name"] != "dataset-id"]
+    assert set(train_params) == {"model", "epochs", "imgsz", "batch", "seed"}
+    assert fields == [
+        "(inputs.parameters['dataset-id'] != '' ? inputs.parameters['dataset-id'] : 'run-' + workflow.uid)",
+        *[f"inputs.parameters['{p}']" for p in train_params],
+        f"'{train['container']['image']}'",
+    ]
+    assert "@sha256:" + "a" * 64 in fields[-1]
+    # Argo's rule for a key, on what the expression yields
+    assert re.match(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$", "train-" + hashlib.sha256(b"x").hexdigest())
+    pipeline = wfts["odpipe-pipeline"]["spec"]["templates"]
+    task = next(t for t in pipeline[0]["dag"]["tasks"] if t["name"] == "train")
+    wired = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+    assert wired["dataset-id"] == "{{tasks.prepare.outputs.parameters.dataset-id}}"
+    check = next(t for t in pipeline if t["name"] == "check-inputs")["container"]["args"]
+    assert check[check.index("--memo-cache") + 1] == f"argo/{cache}"
+    # off: no memoize, nothing for check-inputs to prune
+    off = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", sets=("memoize.enabled=false",))
+    wfts = {d["metadata"]["name"]: d for d in by_kind(off, "WorkflowTemplate")}
+    assert "memoize" not in wfts["odpipe-train"]["spec"]["templates"][0]
+    assert "--memo-cache" not in str(wfts["odpipe-pipeline"]["spec"]["templates"])
+    proc = helm("template", "x", str(WORKFLOWS), "-f", str(WORKFLOWS / "ci/default-values.yaml"),
+                "--set", "workflow.checkInputs.enabled=false", check=False)  # fmt: skip
+    assert proc.returncode != 0 and "memoize.enabled needs workflow.checkInputs.enabled" in proc.stderr
+
+
+def test_every_workflow_collects_its_artifacts_when_deleted() -> None:
+    """artifactGC OnWorkflowDeletion on every WorkflowTemplate (a submitted workflow and a CronWorkflow's
+    runs inherit it), under the GC ServiceAccount, with the finalizer removed even when a deletion failed,
+    and the GC pods labelled as task pods (the tasks' NetworkPolicy holds for them)."""
+    docs = render(WORKFLOWS, WORKFLOWS / "ci/schedule-values.yaml")
+    policy = next(p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"].endswith("-tasks"))
+    for wft in by_kind(docs, "WorkflowTemplate"):
+        gc = wft["spec"]["artifactGC"]
+        assert gc["strategy"] == "OnWorkflowDeletion" and gc["forceFinalizerRemoval"] is True
+        assert gc["serviceAccountName"] == "odpipe-workflows-artifact-gc"
+        labels = gc["podMetadata"]["labels"]
+        assert all(labels.get(k) == v for k, v in policy["spec"]["podSelector"]["matchLabels"].items())
+        assert wft["spec"]["ttlStrategy"]["secondsAfterSuccess"] > 0
+        # every output goes to the artifact repository (no location of its own): GC never reaches models/
+        for tpl in wft["spec"]["templates"]:
+            for art in tpl.get("outputs", {}).get("artifacts", []):
+                assert not {"s3", "gcs", "azure", "http"} & set(art), (wft["metadata"]["name"], art)

@@ -126,15 +126,31 @@ def test_end_to_end_publish_and_gate(trained: Path, s3: Storage) -> None:
     metrics = json.loads((outputs / "metrics.json").read_text())
     check_evaluation_report(outputs / "evaluation-report.html", metrics, tmp, "evaluation-export-deploy")
 
-    # quality gate: a threshold the tiny model cannot reach, then "must beat the deployed version"
-    code, out = _cli(trained, "export-deploy", "--model-name", "shapes", "--min-map50-95", "0.99")
-    assert code == 4 and "quality gate failed" in out and "< --min-map50-95 0.99" in out
+    # the same weights, dataset and export options again (a memoized train): nothing is published, the
+    # step's outputs are version 1's own files, and the gate is not asked (the model is already served)
+    for name in ("model.onnx", "model-card.json", "model-report.html", "params/model-version"):
+        (outputs / name).unlink()
     code, out = _cli(trained, "export-deploy", "--model-name", "shapes", "--require-improvement")
+    assert code == 0 and "unchanged, version 1" in out and "exporting" not in out, out
+    assert _objects(s3, bucket) == before
+    assert (outputs / "params/model-version").read_text() == "1"
+    assert json.loads((outputs / "model-card.json").read_text()) == card
+    assert (outputs / "model.onnx").read_bytes() == model
+    assert (outputs / "model-report.html").read_bytes() == s3.get_bytes(bucket, "shapes/1/model-report.html")
+    weights = (trained / "artifacts/inputs/best.pt").read_bytes()
+    assert card["training"]["weights_sha256"] == hashlib.sha256(weights).hexdigest()
+
+    # quality gate (another export option, so not the deployed model): a threshold the tiny model
+    # cannot reach, then "must beat the deployed version"
+    other = ("--max-batch-size", "4")
+    code, out = _cli(trained, "export-deploy", "--model-name", "shapes", *other, "--min-map50-95", "0.99")
+    assert code == 4 and "quality gate failed" in out and "< --min-map50-95 0.99" in out
+    code, out = _cli(trained, "export-deploy", "--model-name", "shapes", *other, "--require-improvement")
     assert code == 4 and "does not beat deployed version 1" in out
     assert _objects(s3, bucket) == before, "a failed gate must publish nothing"
 
-    # a second publish gets the next version; version 1 is untouched
-    code, out = _cli(trained, "export-deploy", "--model-name", "shapes")
+    # a second publish of another model gets the next version; version 1 is untouched
+    code, out = _cli(trained, "export-deploy", "--model-name", "shapes", *other)
     assert code == 0 and "published shapes version 2" in out
     assert s3.get_bytes(bucket, "shapes/1/model.onnx") == model
     assert ModelRepository(s3, bucket).deployed("shapes") == [1, 2]

@@ -18,6 +18,7 @@ from e2e.cluster.components import module_source
 
 from . import charts, data
 from .kube import MODEL, Target, helm_install, k, objects, s3, sh
+from .memo import check_memoized
 from .summary import Report
 from .ui import check_ui
 from .workflows import submit
@@ -52,6 +53,8 @@ def run(r: Report, work: Path) -> None:
         if not any(a.endswith(".tgz") for a in arts) or f"{MODEL}/1/model.onnx" not in models:
             raise RuntimeError(f"manual setup: artifacts {sorted(arts)}, models {sorted(models)}")
         note[""] = f"{wf['status']['phase']} in {wf['_wall']:.0f} s, {len(arts)} artifacts, {len(models)} model objects"
+    # train's cache in Argo's namespace: the chart's Roles there let the controller write it, check-inputs read it
+    check_memoized(r, TARGET, wf, "odpipe-manual-again", data.params())
     # an Argo odpipe does not own, with every default: its reports show their pictures all the same
     check_ui(
         r, TARGET.namespace, "argo-server", TARGET.secret, "odpipe-manual-v1", server_namespace=ARGO_NS, scheme="https"

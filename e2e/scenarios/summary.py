@@ -88,7 +88,7 @@ def print_summary(reports: dict[str, Report], total: float) -> None:
             print_workflow(r, key, r.facts.get(f"odpipe run for {key}", r.facts.get("odpipe run seconds")))
         for key, value in r.facts.items():
             if key.startswith(
-                ("answer", "swap", "after uninstall", "argo chart", "memo", "schedule", "gc", "speed", "ui")
+                ("answer", "swap", "after uninstall", "argo chart", "memo", "schedule", "collected", "speed", "ui")
             ):
                 say(f"{key}: {json.dumps(value)}")
             elif key.startswith("failure "):

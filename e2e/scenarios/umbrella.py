@@ -16,6 +16,7 @@ from . import charts, data
 from .failures import run_failures
 from .kube import MODEL, Target, helm, helm_install, k, kjson, objects, s3, s3_credentials
 from .local import odpipe_run_seconds
+from .memo import check_collected, check_memoized, memo_hit, output
 from .security import check_security
 from .serving import Traffic, infer, serve_url, wait_serving_version
 from .summary import Report
@@ -41,10 +42,12 @@ def run(r: Report, work: Path) -> None:
     check_artifacts(r, "odpipe-e2e-v1")
     check_ui(r, TARGET.namespace, f"{TARGET.release}-argo-workflows-server", TARGET.secret, "odpipe-e2e-v1")
     check_security(r, TARGET, r.facts["workflow v1"], WORKFLOW_SA)
+    check_memoized(r, TARGET, wf1, "odpipe-e2e-v1-again", params)
     url = serve_v1(r)
     run_failures(r, TARGET, str(charts.UMBRELLA), charts.umbrella_values, params)
     swap_to_v2(r, url, params)
     scheduled_run(r, params)
+    check_collected(r, TARGET, r.facts["workflow v2"], "odpipe-e2e-v3", {**params, "epochs": "1"}, TARGET.namespace)
     upgrade_keeps_credentials(r)
     uninstall(r)
     with r.step("odpipe run on the same data (processes, embedded S3), for comparison") as note:
@@ -52,13 +55,13 @@ def run(r: Report, work: Path) -> None:
         note[""] = f"{r.facts['odpipe run seconds']:.0f} s"
 
 
-def install(r: Report, work: Path) -> None:
+def install(r: Report, work: Path, *sets: str) -> None:
     with r.step("helm install odpipe charts/odpipe on a cluster without Argo (argo-helm's chart, MinIO)") as note:
         if k("get", "crd", "workflows.argoproj.io", "--ignore-not-found", "-o", "name").strip():
             raise RuntimeError("the Argo CRDs exist before the install: the scenario needs a cluster without Argo")
         charts.pack_umbrella(work)
         helm("install", TARGET.release, str(charts.UMBRELLA), "-n", TARGET.namespace, "--create-namespace",
-             *charts.umbrella_values(), *INSTALL_SETS, "--wait", "--timeout", "10m")  # fmt: skip
+             *charts.umbrella_values(), *INSTALL_SETS, *sets, "--wait", "--timeout", "10m")  # fmt: skip
         note[""] = argo_release_facts(r)
     with r.step("helm test") as note:
         helm("test", TARGET.release, "-n", TARGET.namespace, "--timeout", "10m")
@@ -129,7 +132,7 @@ def scheduled_run(r: Report, params: dict[str, str]) -> None:
     """schedule.enabled with a schedule every minute: the CronWorkflow fires once, its run Succeeds; the
     schedule is then turned off again by the next upgrade."""
     with r.step(
-        "helm upgrade --set schedule.enabled=true (every minute): the CronWorkflow fires, its run Succeeds"
+        "helm upgrade --set schedule.enabled=true (every minute): the CronWorkflow fires, its run Succeeds memoized"
     ) as note:
         wanted = {**params, "epochs": "1"}
         sets = ["--set", "odpipe-workflows.schedule.enabled=true",
@@ -143,8 +146,13 @@ def scheduled_run(r: Report, params: dict[str, str]) -> None:
         if wf["status"]["phase"] != "Succeeded":
             raise RuntimeError(f"the scheduled run {wf['metadata']['name']} {wf['status']['phase']}")
         got = {p["name"]: p.get("value") for p in wf["spec"]["arguments"]["parameters"]}
-        r.facts["schedule"] = {"cron workflow": cron, "run": wf["metadata"]["name"], "parameters": got}
-        note[""] = f"{wf['metadata']['name']} Succeeded with epochs={got.get('epochs')}"
+        # v2's dataset and parameters: train is a cache hit, the model stays version 2
+        version = output(wf, "model-version")
+        if not memo_hit(wf) or version != output(r.facts["workflow v2"], "model-version"):
+            raise RuntimeError(f"the scheduled run: memoized {memo_hit(wf)}, model version {version}")
+        r.facts["schedule"] = {"cron workflow": cron, "run": wf["metadata"]["name"], "parameters": got,
+                               "train memoized": True, "model version": version}  # fmt: skip
+        note[""] = f"{wf['metadata']['name']} Succeeded (epochs={got.get('epochs')}), train memoized, version {version}"
 
 
 def wait_for_scheduled_run(cron: str, timeout: float) -> dict[str, Any]:

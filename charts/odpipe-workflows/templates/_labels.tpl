@@ -43,7 +43,7 @@ of them: (dict "context" . "name" "..." "component" "..." ["labels" (dict)] ["an
 */}}
 {{- define "odpipe-workflows.metadata" -}}
 name: {{ .name }}
-namespace: {{ .context.Release.Namespace }}
+namespace: {{ .namespace | default .context.Release.Namespace }}
 labels:
   {{- include "odpipe-workflows.labels" . | nindent 2 }}
 {{- with include "odpipe-workflows.annotations" . }}

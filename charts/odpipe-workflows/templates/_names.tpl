@@ -51,3 +51,25 @@ chart and its subcharts, so a generic prefix (odpipe.*) could be silently redefi
 {{- define "odpipe-workflows.scheduleName" -}}
 {{- printf "%s-schedule" (include "odpipe-workflows.fullname" .) | trunc 52 | trimSuffix "-" -}}
 {{- end -}}
+
+{{/*
+train's memoization cache (memoize.*): Argo keeps it in a ConfigMap of the workflow-controller's own
+namespace, which several odpipe releases may share, so its default name carries the release's namespace.
+*/}}
+{{- define "odpipe-workflows.memoConfigMap" -}}
+{{- default (printf "%s-%s-train-memo" .Release.Namespace (include "odpipe-workflows.fullname" .)) .Values.memoize.configMap | trunc 253 -}}
+{{- end -}}
+
+{{- define "odpipe-workflows.controllerNamespace" -}}
+{{- tpl .Values.memoize.controller.namespace . | default .Release.Namespace -}}
+{{- end -}}
+
+{{/* The ServiceAccount of Argo's artifact GC pods (workflow.artifactGC). */}}
+{{- define "odpipe-workflows.artifactGCServiceAccountName" -}}
+{{- $sa := .Values.workflow.artifactGC.serviceAccount -}}
+{{- if $sa.create -}}
+{{- default (printf "%s-artifact-gc" (include "odpipe-workflows.fullname" .)) $sa.name -}}
+{{- else -}}
+{{- default "default" $sa.name -}}
+{{- end -}}
+{{- end -}}

@@ -67,6 +67,17 @@ podGC:
   {{- toYaml $v.workflow.podGC | nindent 2 }}
 ttlStrategy:
   {{- toYaml $v.workflow.ttlStrategy | nindent 2 }}
+{{- with $v.workflow.artifactGC }}
+{{- if .strategy }}
+artifactGC:
+  strategy: {{ .strategy }}
+  serviceAccountName: {{ include "odpipe-workflows.artifactGCServiceAccountName" $.context }}
+  forceFinalizerRemoval: {{ .forceFinalizerRemoval }}
+  # the task pods' labels: the tasks' NetworkPolicy (DNS, S3, the API server) holds for the GC pods too
+  podMetadata:
+    {{- include "odpipe-workflows.taskPodMetadata" $.context | nindent 4 }}
+{{- end }}
+{{- end }}
 volumes:
   - name: data
     persistentVolumeClaim:

@@ -36,3 +36,13 @@ a WorkflowTemplate fails ("could not find the requested resource"): and no Workf
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+A memoized train needs check-inputs: Argo hands a cache hit's outputs on without looking at them, and
+check-inputs is what drops an entry whose weights artifactGC collected (else that run fails loading them).
+*/}}
+{{- define "odpipe-workflows.assertMemoizeChecked" -}}
+{{- if and .Values.memoize.enabled (not .Values.workflow.checkInputs.enabled) -}}
+{{- fail "memoize.enabled needs workflow.checkInputs.enabled: check-inputs drops train cache entries whose weights were collected, without it such a run would fail loading them. Enable check-inputs, or set memoize.enabled=false." -}}
+{{- end -}}
+{{- end -}}

@@ -15,6 +15,7 @@ from odpipe.precision import Precision
 
 if TYPE_CHECKING:
     from odpipe.local.pipeline import RunOptions
+    from odpipe.storage import Storage
 
 app = typer.Typer(
     name="odpipe",
@@ -701,11 +702,19 @@ def check_inputs(
             help="Where AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY come from, for the message (e.g. the Secret).",
         ),
     ] = "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+    memo_cache: Annotated[
+        str,
+        typer.Option(
+            envvar="ODPIPE_MEMO_CACHE",
+            help="Argo's train cache, NAMESPACE/CONFIGMAP (the workflow-controller's namespace): entries whose "
+            "artifacts were collected are dropped, so that run trains again (empty: no cache).",
+        ),
+    ] = "",
 ) -> None:
     """Check the S3 endpoint, credentials, the three buckets and the run's inputs before the pipeline starts.
 
     Every problem is named with the chart value or parameter that sets it: exit 2, or 3 when S3 does not
-    answer.
+    answer. With --memo-cache, the train cache is then pruned of entries whose weights are gone.
     """
     from odpipe.check_inputs import BUCKET_ROLES, Inputs, check
     from odpipe.console import console
@@ -730,6 +739,29 @@ def check_inputs(
     if images_prefix.strip("/"):
         what += f" and images under s3://{buckets.datasets}/{images_prefix.strip('/')}/"
     console.print(f"ok: {storage.endpoint_url} accepts the credentials; buckets {names}; {what}", markup=False)
+    if memo_cache:
+        _prune_memo_cache(memo_cache, storage, buckets.artifacts)
+
+
+def _prune_memo_cache(configmap: str, storage: Storage, bucket: str) -> None:
+    from odpipe.console import console
+    from odpipe.kube_api import ApiError, KubeApi
+    from odpipe.memo_cache import prune
+
+    try:
+        dropped = prune(KubeApi.in_cluster(), configmap, storage, bucket)
+    except ApiError as exc:
+        # refused is configuration (not retried); an API server that does not answer may come back
+        code = 2 if exc.status in (401, 403) else 3
+        message = (
+            f"train cache ConfigMap {configmap} (memoize.enabled): {exc}; the workflow ServiceAccount needs get "
+            "and update on it (the chart's rbac.create gives them)"
+        )
+        _fail(OdpipeError(message, exit_code=code))
+        return
+    for key, missing in dropped.items():
+        console.print(f"train cache: dropped entry {key}, its artifacts were collected ({missing[0]})", markup=False)
+    console.print(f"train cache {configmap}: {len(dropped)} entries dropped", markup=False)
 
 
 def main() -> None:

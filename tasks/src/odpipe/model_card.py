@@ -21,6 +21,7 @@ DATASET_ID = "dataset_id"
 METRICS = "metrics"
 SHA256 = "sha256"
 PRECISION = "precision"
+WEIGHTS_SHA256 = "weights_sha256"  # under "training": the best.pt the model was exported from
 
 # Variables the task image sets, recorded in the card.
 ENV_IMAGE = "ODPIPE_IMAGE"

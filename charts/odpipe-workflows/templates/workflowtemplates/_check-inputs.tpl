@@ -25,6 +25,10 @@ the bucket). A template of odpipe-pipeline itself, so its name stays among the f
       - "{{`{{inputs.parameters.annotations-key}}`}}"
       - --images-prefix
       - "{{`{{inputs.parameters.images-prefix}}`}}"
+      {{- if .Values.memoize.enabled }}
+      - --memo-cache
+      - {{ printf "%s/%s" (include "odpipe-workflows.controllerNamespace" .) (include "odpipe-workflows.memoConfigMap" .) | quote }}
+      {{- end }}
     env:
       {{- include "odpipe-workflows.taskEnv" (dict "context" . "task" $task) | nindent 6 }}
       - name: ODPIPE_CREDENTIALS_FROM

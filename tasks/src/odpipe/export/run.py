@@ -103,6 +103,10 @@ def run_export(
     storage = storage or Storage()
     storage.require_bucket(bucket)  # fail before minutes of work, naming endpoint and bucket
     repo = ModelRepository(storage, bucket)
+    weights_sha256 = sha256_file(inputs.weights)
+    same = _unchanged(opts, layout, repo, inputs, weights_sha256)
+    if same is not None:
+        return same
     model_path = layout.output(contract.MODEL)
     checked = _export_and_measure(opts, inputs, model_path, _export_imgsz(opts, inputs.weights))
     torch_ap = float(inputs.metrics["stats"]["AP"])
@@ -110,8 +114,29 @@ def run_export(
     problems = gate_problems(checked.measured(torch_ap), opts.gate_limits(), deployed)
     if problems:
         raise GateFailed(f"quality gate failed for model {inputs.name}; nothing published:\n  " + "\n  ".join(problems))
-    card = _card(opts, inputs, checked, torch_ap, deployed, sha256_file(model_path))
+    card = _card(opts, inputs, checked, torch_ap, deployed, sha256_file(model_path), weights_sha256)
     return _publish(opts, layout, repo, inputs.name, model_path, card, checked, started, inputs.dataset)
+
+
+def _unchanged(
+    opts: ExportOptions, layout: Layout, repo: Any, inputs: ExportInputs, weights_sha256: str
+) -> ExportOutcome | None:
+    """The latest deployed version when it already is this model (a memoized train hands on the same
+    weights): nothing is exported or published, its files become the step's outputs."""
+    from odpipe.export.unchanged import Fingerprint, unchanged_version, write_outputs
+
+    fingerprint = Fingerprint.of(weights_sha256, inputs.dataset.dataset_id, asdict(opts))
+    card = unchanged_version(repo, inputs.name, fingerprint)
+    if card is None:
+        return None
+    write_outputs(repo, inputs.name, card, layout)
+    version = int(card[model_card.VERSION])
+    console.print(
+        f"unchanged, version {version}: {inputs.name} version {version} was exported from these weights "
+        f"(sha256 {weights_sha256[:12]}) on dataset {inputs.dataset.dataset_id}; nothing published",
+        markup=False,
+    )
+    return ExportOutcome(card, version, str(card[model_card.URI]))
 
 
 def _read_inputs(
@@ -222,6 +247,7 @@ def _card(
     torch_ap: float,
     deployed: Deployed | None,
     sha256: str,
+    weights_sha256: str,
 ) -> dict[str, Any]:
     exported, onnx_ap = checked.exported, float(checked.onnx_metrics["stats"]["AP"])
     return model_card.build_card(
@@ -255,7 +281,10 @@ def _card(
             "outputs": exported.outputs,
             "metadata": exported.metadata,
         },
-        training={k: inputs.metrics.get(k) for k in ("params", "epochs_done", "run_id", "device", "wall_time_s")},
+        training={
+            **{k: inputs.metrics.get(k) for k in ("params", "epochs_done", "run_id", "device", "wall_time_s")},
+            model_card.WEIGHTS_SHA256: weights_sha256,
+        },
         gate={
             "min_map50_95": opts.min_map50_95,
             "require_improvement": opts.require_improvement,

@@ -42,7 +42,9 @@ def render_chart(
     if not helm:
         raise InputError("helm not found (make setup installs it into the venv): odpipe run renders the chart with it")
     args = [helm, "template", RELEASE, str(chart), "--namespace", NAMESPACE]
-    settings = [f"s3.endpoint={endpoint}", f"s3.insecure={str(insecure).lower()}", "tests.enabled=false"]
+    # memoize is Argo's controller's (a ConfigMap cache in its namespace): without one there is nothing to keep it
+    settings = [f"s3.endpoint={endpoint}", f"s3.insecure={str(insecure).lower()}", "tests.enabled=false",
+                "memoize.enabled=false"]  # fmt: skip
     for item in [*settings, *(overrides or [])]:
         args += ["--set", item]
     proc = subprocess.run(args, capture_output=True, text=True, check=False)

@@ -1,0 +1,120 @@
+"""Left running: a second identical submit reuses train (Argo's memoize: no train pod) and export-deploy
+publishes nothing ("unchanged, version N"); a changed parameter trains; deleting a workflow collects its
+artifacts (artifactGC) but not the models; and the next identical run, its cache entry's weights gone,
+has the entry dropped by check-inputs and trains again instead of failing."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from .kube import Target, argo, k, kjson, list_objects, objects, s3
+from .summary import Report
+from .workflows import submit
+
+
+def train_node(wf: dict[str, Any]) -> dict[str, Any]:
+    """The train task's node (a Retry node: the step has a retryStrategy; a cache hit has no children)."""
+    nodes = [n for n in wf["status"]["nodes"].values() if n.get("displayName") == "train" and n["type"] != "Pod"]
+    if len(nodes) != 1:
+        raise RuntimeError(f"{wf['metadata']['name']}: {len(nodes)} train nodes")
+    return dict(nodes[0])
+
+
+def memo_hit(wf: dict[str, Any]) -> bool:
+    return bool(train_node(wf).get("memoizationStatus", {}).get("hit"))
+
+
+def train_pods(wf: dict[str, Any]) -> list[str]:
+    nodes = wf["status"]["nodes"].values()
+    return [n["id"] for n in nodes if n["type"] == "Pod" and n["displayName"].startswith("train")]
+
+
+def output(wf: dict[str, Any], name: str) -> str:
+    root = wf["status"]["nodes"][wf["metadata"]["name"]]
+    return str(next(p["value"] for p in root["outputs"]["parameters"] if p["name"] == name))
+
+
+def step_log(target: Target, wf: dict[str, Any], step: str) -> str:
+    """A step's log as Argo archived it (its pod is gone: podGC)."""
+    pod = next(n for n in wf["status"]["nodes"].values() if n["type"] == "Pod" and n["displayName"] == step)
+    with s3(target) as client:
+        listed = list_objects(client, "argo-artifacts", f"{wf['metadata']['name']}/")
+        keys = [key for key in listed if key.endswith(".log")]
+        key = next((key for key in keys if pod["id"].rsplit("-", 1)[-1] in key and step in key), None)
+        if key is None:
+            raise RuntimeError(f"no archived log of {step} among {keys}")
+        return str(client.get_object(Bucket="argo-artifacts", Key=key)["Body"].read().decode())
+
+
+def check_memoized(r: Report, target: Target, first: dict[str, Any], name: str, params: dict[str, str]) -> None:
+    """The same dataset and parameters again: no train pod, the same model version, no new model object."""
+    with r.step("argo submit, same dataset and parameters: train memoized, export-deploy unchanged") as note:
+        models = objects(target, "models")
+        wf = submit(target, name, params)
+        version, before = output(wf, "model-version"), output(first, "model-version")
+        log = step_log(target, wf, "export-deploy")
+        problems = []
+        if not memo_hit(wf) or train_pods(wf):
+            problems.append(f"train not memoized: {train_node(wf).get('memoizationStatus')}, pods {train_pods(wf)}")
+        if version != before or f"unchanged, version {before}" not in log:
+            problems.append(f"export-deploy gave version {version} (first run {before}): {log[-500:]}")
+        if objects(target, "models") != models:
+            problems.append("a model object was added")
+        if problems:
+            raise RuntimeError("; ".join(problems))
+        ratio = wf["_wall"] / first["_wall"]
+        key = train_node(wf)["memoizationStatus"]["key"]
+        r.facts["memoized run"] = {"first s": round(first["_wall"], 1), "memoized s": round(wf["_wall"], 1),
+                                   "ratio": round(ratio, 2), "key": key}  # fmt: skip
+        note[""] = f"{wf['_wall']:.0f} s against {first['_wall']:.0f} s ({ratio:.2f}x), version {version} unchanged"
+
+
+def check_collected(r: Report, target: Target, trained: dict[str, Any], name: str, params: dict[str, str],
+                    controller_ns: str) -> None:  # fmt: skip
+    """Delete the workflow that trained: its prefix in argo-artifacts goes, models/ stays; the cache entry
+    that named its weights is dropped by the next identical run's check-inputs, which then trains."""
+    wf_name = trained["metadata"]["name"]
+    status = train_node(trained)["memoizationStatus"]
+    with r.step(f"argo delete {wf_name}: its artifacts are collected, the models stay") as note:
+        models = objects(target, "models")
+        before = objects(target, "argo-artifacts", f"{wf_name}/")
+        argo("delete", "-n", target.namespace, wf_name)
+        k("-n", target.namespace, "wait", "--for=delete", f"workflow/{wf_name}", "--timeout=180s")
+        left = wait_empty(target, f"{wf_name}/", 120)
+        if left or objects(target, "models") != models:
+            raise RuntimeError(f"after deleting {wf_name}: {len(left)} artifacts left, models changed: "
+                               f"{objects(target, 'models') != models}")  # fmt: skip
+        entry = cache_entry(controller_ns, status["cacheName"], status["key"])
+        stale = [a["s3"]["key"] for a in entry["outputs"]["artifacts"] if a["s3"]["key"].startswith(f"{wf_name}/")]
+        r.facts["collected"] = {"workflow": wf_name, "artifacts deleted": len(before), "models kept": len(models),
+                                "cache entry naming deleted weights": len(stale)}  # fmt: skip
+        note[""] = (f"{len(before)} artifacts deleted, {len(models)} model objects kept; "
+                    f"the cache entry names {len(stale)} of them")  # fmt: skip
+    with r.step("the same run again: check-inputs drops the entry whose weights were collected, train runs") as note:
+        wf = submit(target, name, params)
+        log = step_log(target, wf, "check-inputs")
+        if memo_hit(wf) or not train_pods(wf) or f"dropped entry {status['key']}" not in log:
+            raise RuntimeError(f"{name}: memo hit {memo_hit(wf)}, train pods {train_pods(wf)}; "
+                               f"check-inputs: {log[-600:]}")  # fmt: skip
+        entry = cache_entry(controller_ns, status["cacheName"], status["key"])
+        keys = [a["s3"]["key"] for a in entry["outputs"]["artifacts"]]
+        if not all(key.startswith(f"{name}/") for key in keys):
+            raise RuntimeError(f"the cache entry names {keys}, not {name}'s artifacts")
+        r.facts["collected"]["retrained"] = {"workflow": name, "seconds": round(wf["_wall"], 1)}
+        note[""] = f"{wf['_wall']:.0f} s; the entry now names {name}'s weights"
+
+
+def cache_entry(namespace: str, configmap: str, key: str) -> dict[str, Any]:
+    cache = kjson("-n", namespace, "get", "configmap", configmap)
+    return dict(json.loads(cache["data"][key]))
+
+
+def wait_empty(target: Target, prefix: str, timeout: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    left = objects(target, "argo-artifacts", prefix)
+    while left and time.monotonic() < deadline:
+        time.sleep(3)
+        left = objects(target, "argo-artifacts", prefix)
+    return left
