@@ -22,10 +22,11 @@ def _checkpoint(work: Path) -> Path:
     """A real YOLO checkpoint: one epoch on synthetic data (latency does not depend on the weights)."""
     from odpipe import contract
     from odpipe.contract import Layout
-    from odpipe.prepare.pipeline import PrepareOptions, run_prepare
+    from odpipe.prepare.run import PrepareOptions
+    from odpipe.prepare.run import run as run_prepare
     from odpipe.synthetic import make_dataset
     from odpipe.train.params import TrainParams
-    from odpipe.train.run import run_train
+    from odpipe.train.run import run as run_train
 
     os.environ["ODPIPE_ROOT"] = str(work / "root")
     make_dataset(work / "src", images=12, size=64, seed=0)

@@ -165,7 +165,8 @@ import os, sys, tempfile
 root = tempfile.mkdtemp(dir={str(work)!r})
 os.environ['ODPIPE_ROOT'] = root
 from odpipe.contract import Layout
-from odpipe.prepare.pipeline import PrepareOptions, run_prepare
+from odpipe.prepare.run import PrepareOptions
+from odpipe.prepare.run import run as run_prepare
 import time
 t = time.perf_counter()
 run_prepare(PrepareOptions(annotations={str(ann)!r}, images={str(images)!r}, workers=0), Layout.resolve())

@@ -26,7 +26,8 @@ os.environ['ODPIPE_ROOT'] = {str(work / "root")!r}
 from pathlib import Path
 from odpipe.synthetic import make_dataset
 from odpipe.contract import Layout
-from odpipe.prepare.pipeline import PrepareOptions, run_prepare
+from odpipe.prepare.run import PrepareOptions
+from odpipe.prepare.run import run as run_prepare
 make_dataset(Path({str(work / "src")!r}), images=40, size=128, seed=0)
 r = run_prepare(PrepareOptions(annotations={str(work / "src/annotations.json")!r}, images={str(work / "src/images")!r}),
                 Layout.resolve())
@@ -63,7 +64,7 @@ import_ultralytics()  # imported before the clock starts, as in the plain run
 import ultralytics.models  # noqa
 from odpipe.contract import Layout
 from odpipe.train.params import TrainParams
-from odpipe.train.run import run_train
+from odpipe.train.run import run as run_train
 import uuid
 layout = Layout.resolve()
 r = run_train(TrainParams(epochs={EPOCHS}, imgsz={IMGSZ}, batch={BATCH}, device='cpu', workers=0, seed=0),

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from odpipe import contract
 from odpipe.contract import Layout
 from odpipe.errors import InputError
-from odpipe.prepare.pipeline import PrepareOptions, run_prepare
+from odpipe.prepare.run import PrepareOptions
+from odpipe.prepare.run import run as run_prepare
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 BCCD_JSON = TESTDATA / "bccd" / "voc2coco" / "sample" / "outputs"
@@ -130,10 +132,13 @@ def _normalise(data: bytes, tmp: Path) -> bytes:
 
 def digest_outputs(tmp: Path) -> str:
     """One hash over every file under outputs/ and data/datasets/ (paths included, the temp root removed),
-    but the HTML report: a picture of the outputs, checked by tests/test_reports.py, not part of them."""
+    but the HTML report and its pictures: a picture of the outputs, checked by tests/test_reports.py, not
+    part of them."""
     h = hashlib.sha256()
+    pictures = contract.report_files(contract.DATASET_REPORT)
     for top in (tmp / "out", tmp / "data" / "datasets"):
-        for path in sorted(p for p in top.rglob("*") if p.is_file() and p.suffix != ".html"):
+        files = [p for p in top.rglob("*") if p.is_file() and p.suffix != ".html"]
+        for path in sorted(p for p in files if pictures not in p.relative_to(top).parts):
             rel = path.relative_to(tmp).as_posix()
             data = path.read_bytes()
             if path.suffix in (".json", ".yaml"):

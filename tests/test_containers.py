@@ -104,7 +104,7 @@ def _serve_image_answers(image: str, state: Path) -> None:
     """The serve image, read-only as uid 10001, serves the model just published over the v2 API."""
     import time
 
-    from odpipe.local.pipeline import _credentials
+    from odpipe.local.run import _credentials
     from odpipe.local.s3server import S3Server
     from odpipe.serve.demo import detect_once, validation_image
     from odpipe.serve.launch import free_port, http_status

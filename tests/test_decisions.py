@@ -4,7 +4,7 @@ whether prepare reuses a dataset, and the parameters that name a dataset."""
 from __future__ import annotations
 
 from odpipe.export.gate import Deployed, GateLimits, Measured, gate_problems
-from odpipe.prepare.pipeline import PrepareOptions, can_reuse, prepare_params
+from odpipe.prepare.run import PrepareOptions, can_reuse, prepare_params
 from odpipe.train.resume import Start, decide_start, describe_difference
 
 LIMITS = GateLimits(max_box_diff=0.5, max_score_diff=1e-3, map_tolerance=0.01)

@@ -105,7 +105,7 @@ def test_a_new_run_keeps_its_own_lock(tmp_path: Path) -> None:
 def test_prepare_writes_its_labels_into_slots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from odpipe.contract import Layout
     from odpipe.prepare import label_slots as module
-    from odpipe.prepare import pipeline
+    from odpipe.prepare import run as step
     from prepare_golden import cases
 
     taken: list[int] = []
@@ -125,10 +125,10 @@ def test_prepare_writes_its_labels_into_slots(tmp_path: Path, monkeypatch: pytes
         return place(self, pairs, mode)
 
     monkeypatch.setattr(module.LabelSlots, "place_images", spy)
-    monkeypatch.setattr(pipeline, "PREFETCH_ABOVE_BYTES", 0)  # as for a large annotation file
+    monkeypatch.setattr(step, "PREFETCH_ABOVE_BYTES", 0)  # as for a large annotation file
     opts = cases()["synthetic"](tmp_path)
     opts.workers = 2
-    result = pipeline.run_prepare(opts, Layout(tmp_path / "in", tmp_path / "out", tmp_path / "data"))
+    result = step.run(opts, Layout(tmp_path / "in", tmp_path / "out", tmp_path / "data"))
     labels = list((result.dataset_dir / "labels").rglob("*.txt"))
     assert placed == [len(list((result.dataset_dir / "images").rglob("*.*")))]  # the images by the helper
     assert taken == [len(labels)]  # every label into a slot; the golden test pins the bytes of these same files

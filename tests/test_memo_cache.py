@@ -8,8 +8,8 @@ import json
 import os
 
 import pytest
-from odpipe.kube_api import ApiError, KubeApi
-from odpipe.memo_cache import collected, entry_artifacts
+from odpipe.check_inputs.kube_api import ApiError, KubeApi
+from odpipe.check_inputs.memo_cache import collected, entry_artifacts
 from odpipe.storage import S3Uri, Storage
 
 

@@ -25,8 +25,8 @@ from odpipe.prepare.boxes import BoxStore
 from odpipe.prepare.dataset_id import dataset_id, repr_safe
 from odpipe.prepare.images import ImageCheck, inspect_image
 from odpipe.prepare.jpeg_header import jpeg_size
-from odpipe.prepare.pipeline import report_splits
 from odpipe.prepare.prefetch import ImagePrefetch
+from odpipe.prepare.run import report_splits
 from odpipe.prepare.validate import Category, ImageRecord
 from odpipe.prepare.yolo import dataset_name, label_texts, write_coco_split
 from odpipe.reports.dataset import SplitBoxes, images_per_class, plot_data, size_class, size_counts

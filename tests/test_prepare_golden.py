@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from odpipe.coco import load, stream
-from odpipe.prepare import parallel, pipeline
+from odpipe.prepare import parallel
+from odpipe.prepare import run as step
 from prepare_golden import TESTDATA, run_case
 
 GOLDEN = {
@@ -38,6 +39,6 @@ def test_outputs_unchanged(
         monkeypatch.setattr(stream, "CHUNK", 61)
         monkeypatch.setattr(stream, "_BATCH_MIN", 0)
     if parse == "ahead":  # image checks and label slots begun before the parse, as for a large file
-        monkeypatch.setattr(pipeline, "PREFETCH_ABOVE_BYTES", 0)
+        monkeypatch.setattr(step, "PREFETCH_ABOVE_BYTES", 0)
     got = run_case(case, tmp_path, workers=workers)
     assert got == GOLDEN[case], json.dumps(got)

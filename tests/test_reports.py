@@ -79,10 +79,10 @@ def _detections(gt: dict[str, Any]) -> tuple[list[dict[str, Any]], int, int]:
 def test_a_large_set_report_samples_images_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Above the box budget the report's per-class statistics come from every k-th image (bounded memory
     at COCO scale); the page says so and the per-split counts still come whole from the manifest."""
-    from odpipe.prepare import pipeline
+    from odpipe.prepare import run as step
     from odpipe.synthetic import make_dataset
 
-    monkeypatch.setattr(pipeline, "REPORT_BOX_BUDGET", 10)
+    monkeypatch.setattr(step, "REPORT_BOX_BUDGET", 10)
     make_dataset(tmp_path / "src", images=16, size=96, seed=3)
     run = odpipe(tmp_path / "root", "prepare", "--annotations", str(tmp_path / "src/annotations.json"),
                  "--images", str(tmp_path / "src/images"))  # fmt: skip

@@ -46,7 +46,7 @@ def _weeds(state: Path) -> list[psutil.Process]:
 
 def _objects(state: Path, bucket: str) -> list[str]:
     """Read the embedded server's objects after the run: start it again on its state."""
-    from odpipe.local.pipeline import _credentials
+    from odpipe.local.run import _credentials
     from odpipe.local.s3server import S3Server
 
     with S3Server(state / "s3", _credentials(state / "s3")) as server:
@@ -64,7 +64,7 @@ def _objects(state: Path, bucket: str) -> list[str]:
 
 def check_run_reports(out: str, run_dir: Path, tmp: Path, name: str) -> None:
     """The three reports `odpipe run` lists: where it says, and showing the run's JSON artifacts' numbers."""
-    from odpipe.local.pipeline import run_reports
+    from odpipe.local.run import run_reports
 
     listed = {}
     for art in ("dataset-report", "evaluation-report", "model-report"):

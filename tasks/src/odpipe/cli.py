@@ -14,8 +14,7 @@ from odpipe.errors import OdpipeError
 from odpipe.precision import Precision
 
 if TYPE_CHECKING:
-    from odpipe.local.pipeline import RunOptions
-    from odpipe.storage import Storage
+    from odpipe.local.run import RunOptions
 
 app = typer.Typer(
     name="odpipe",
@@ -188,7 +187,8 @@ def prepare(
         images = str(layout.data / rel)
     assert images is not None
     try:
-        from odpipe.prepare.pipeline import PrepareOptions, run_prepare
+        from odpipe.prepare.run import PrepareOptions
+        from odpipe.prepare.run import run as run_prepare
 
         opts = PrepareOptions(
             annotations=annotations or str(layout.input(contract.ANNOTATIONS)),
@@ -271,7 +271,7 @@ def train(
     layout = Layout.resolve(inputs_dir, outputs_dir, data_dir)
     try:
         from odpipe.train.params import TrainParams, parse_extra
-        from odpipe.train.run import run_train
+        from odpipe.train.run import run as run_train
 
         params = TrainParams(
             model=model,
@@ -380,7 +380,8 @@ def export_deploy(
     prepare_offline()
     layout = Layout.resolve(inputs_dir, outputs_dir, data_dir)
     try:
-        from odpipe.export.run import ExportOptions, run_export
+        from odpipe.export.run import ExportOptions
+        from odpipe.export.run import run as run_export
 
         opts = ExportOptions(
             model_name=model_name,
@@ -447,7 +448,7 @@ def run(
 ) -> None:
     """Run the whole pipeline on this machine: the chart's own WorkflowTemplates, step by step, with an
     embedded S3 server (SeaweedFS on 127.0.0.1) and a local folder as the datasets volume."""
-    from odpipe.local.pipeline import RunOptions
+    from odpipe.local.run import RunOptions
 
     params: dict[str, str] = {}
     for item in param or []:
@@ -484,10 +485,11 @@ def run(
 
 def _run_pipeline(options: RunOptions, *, reports: bool) -> None:
     """Walk the pipeline, print its summary (with the reports' paths when asked), exit non-zero on failure."""
-    from odpipe.local.pipeline import Pipeline, print_failure, print_summary
+    from odpipe.local.run import print_failure, print_summary
+    from odpipe.local.run import run as run_local
 
     try:
-        summary = Pipeline(options).run()
+        summary = run_local(options)
     except OdpipeError as exc:
         _fail(exc)
         return
@@ -520,7 +522,7 @@ def demo(
     if not annotations.exists():
         make_dataset(source, images=images, size=128, seed=0)
     console.print(f"synthetic COCO set: {annotations} with {images} images", markup=False)
-    from odpipe.local.pipeline import RunOptions
+    from odpipe.local.run import RunOptions
 
     parameters = {"model-name": "shapes", "epochs": str(epochs), "imgsz": "128", "batch": "8"}
     options = RunOptions(annotations=str(annotations), images=str(source / "images"), parameters=parameters,
@@ -535,7 +537,7 @@ def demo(
             serve_demo(state_dir, "shapes")
         except OdpipeError as exc:
             _fail(exc)
-    from odpipe.local.pipeline import latest_run, print_reports
+    from odpipe.local.run import latest_run, print_reports
 
     last = latest_run(state_dir.resolve())
     if last is not None:
@@ -617,8 +619,8 @@ def serve(
     try:
         from odpipe.serve.detector import Thresholds
         from odpipe.serve.policy import VersionPolicy
+        from odpipe.serve.run import run as run_server
         from odpipe.serve.server import ServeOptions, configure_logging
-        from odpipe.serve.server import serve as run_server
     except ImportError as exc:
         raise typer.BadParameter(f"odpipe serve needs the [serve] extra ({exc})") from exc
     configure_logging(log_level)
@@ -649,22 +651,12 @@ def check_serve(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for readiness.")] = 120.0,
 ) -> None:
     """Check that odpipe serve (or any KServe v2 server) is ready, and every named model too (helm test)."""
-    import time
-
     from odpipe.console import console
-    from odpipe.serve.launch import http_status
+    from odpipe.serve.check import readiness
 
-    base = url.rstrip("/")
-    paths = ["/v2/health/ready", *(f"/v2/models/{name}/ready" for name in model_name)]
-    deadline = time.monotonic() + timeout
-    status: dict[str, int | None] = {}
-    while time.monotonic() < deadline:
-        status = {path: http_status(base + path) for path in paths}
-        if all(code == 200 for code in status.values()):
-            break
-        time.sleep(2)
-    for path, code in status.items():
-        console.print(f"{'ok' if code == 200 else 'not ready':10} {base}{path} ({code or 'no answer'})", markup=False)
+    status = readiness(url, model_name, timeout)
+    for where, code in status.items():
+        console.print(f"{'ok' if code == 200 else 'not ready':10} {where} ({code or 'no answer'})", markup=False)
     if not all(code == 200 for code in status.values()):
         raise typer.Exit(1)
 
@@ -716,52 +708,21 @@ def check_inputs(
     Every problem is named with the chart value or parameter that sets it: exit 2, or 3 when S3 does not
     answer. With --memo-cache, the train cache is then pruned of entries whose weights are gone.
     """
-    from odpipe.check_inputs import BUCKET_ROLES, Inputs, check
+    from odpipe.check_inputs.run import CheckOptions
+    from odpipe.check_inputs.run import run as run_check
     from odpipe.console import console
-    from odpipe.storage import Buckets, Storage
     from odpipe.termination import record
 
-    buckets = Buckets.from_env()
     try:
-        storage = Storage(max_attempts=3)
-        problems = check(storage, buckets, Inputs(annotations_key, images_prefix, credentials_from))
+        result = run_check(CheckOptions(annotations_key, images_prefix, credentials_from, memo_cache))
     except OdpipeError as exc:
         _fail(exc)
         return
-    if problems:
-        for p in problems:
-            console.print(f"[bold red]error:[/] {p}", markup=True, highlight=False)
-        record("\n".join(str(p) for p in problems))
-        # an endpoint that does not answer may come back (retried); the rest is configuration (not retried)
-        raise typer.Exit(3 if any(p.what == "endpoint" for p in problems) else 2)
-    names = ", ".join(f"{getattr(buckets, role)}" for role, _, _ in BUCKET_ROLES)
-    what = f"s3://{buckets.datasets}/{annotations_key.strip('/')}"
-    if images_prefix.strip("/"):
-        what += f" and images under s3://{buckets.datasets}/{images_prefix.strip('/')}/"
-    console.print(f"ok: {storage.endpoint_url} accepts the credentials; buckets {names}; {what}", markup=False)
-    if memo_cache:
-        _prune_memo_cache(memo_cache, storage, buckets.artifacts)
-
-
-def _prune_memo_cache(configmap: str, storage: Storage, bucket: str) -> None:
-    from odpipe.console import console
-    from odpipe.kube_api import ApiError, KubeApi
-    from odpipe.memo_cache import prune
-
-    try:
-        dropped = prune(KubeApi.in_cluster(), configmap, storage, bucket)
-    except ApiError as exc:
-        # refused is configuration (not retried); an API server that does not answer may come back
-        code = 2 if exc.status in (401, 403) else 3
-        message = (
-            f"train cache ConfigMap {configmap} (memoize.enabled): {exc}; the workflow ServiceAccount needs get "
-            "and update on it (the chart's rbac.create gives them)"
-        )
-        _fail(OdpipeError(message, exit_code=code))
-        return
-    for key, missing in dropped.items():
-        console.print(f"train cache: dropped entry {key}, its artifacts were collected ({missing[0]})", markup=False)
-    console.print(f"train cache {configmap}: {len(dropped)} entries dropped", markup=False)
+    for p in result.problems:
+        console.print(f"[bold red]error:[/] {p}", markup=True, highlight=False)
+    if result.problems:
+        record("\n".join(str(p) for p in result.problems))
+        raise typer.Exit(result.exit_code)
 
 
 def main() -> None:

@@ -78,7 +78,7 @@ class Checked:
         return Measured(self.tensors["max_abs_box"], self.tensors["max_abs_score"], torch_ap, onnx_ap)
 
 
-def run_export(
+def run(
     opts: ExportOptions,
     layout: Layout,
     *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from odpipe.console import console
-from odpipe.prepare.pipeline import PrepareResult
+from odpipe.prepare.run import PrepareResult
 
 
 def print_summary(result: PrepareResult) -> None:

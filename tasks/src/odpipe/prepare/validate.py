@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from odpipe.coco.table import AnnotationTable
 from odpipe.errors import InputError
+from odpipe.prepare import box_rules
 from odpipe.prepare.boxes import Box, BoxStore
 from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_many
 from odpipe.prepare.parallel import map_chunks
@@ -443,8 +444,8 @@ class _ImageColumns:
         size = np.array(sizes, dtype=np.float64).reshape(2, -1)
         if len(recs) and size.max() > _EXACT:
             return cls.one_by_one(keys, recs, rules.tolerance)
-        tol = rules.tolerance * size  # as Python multiplies a float by an int (exact as a float)
-        limits = np.stack([size[0], size[1], -tol[0], -tol[1], size[0] + tol[0], size[1] + tol[1]], axis=1)
+        # as Python multiplies a float by an int (exact as a float)
+        limits = np.stack([size[0], size[1], *box_rules.tolerance_limits(size[0], size[1], rules.tolerance)], axis=1)
         return cls.sorted(ids, [rec.number for rec in recs], limits)
 
     @classmethod
@@ -452,8 +453,7 @@ class _ImageColumns:
         ids, numbers, limits = [], [], []
         for key, rec in zip(keys, recs, strict=True):
             value = _plain_key(key)
-            tol_x, tol_y = tolerance * rec.width, tolerance * rec.height
-            lims = (rec.width, rec.height, -tol_x, -tol_y, rec.width + tol_x, rec.height + tol_y)
+            lims = (rec.width, rec.height, *box_rules.tolerance_limits(rec.width, rec.height, tolerance))
             # a float compares with a box's numbers as the value does (ints only while exact as floats)
             exact = all(type(v) is float or (type(v) is int and -_EXACT <= v <= _EXACT) for v in lims)
             if value is not None and exact:
@@ -503,16 +503,12 @@ def _plain_rows(columns: tuple[Any, ...], look: _Lookups, rows: slice, crowd_as_
     at = np.minimum(np.searchsorted(images.ids, image_ids), len(images.ids) - 1)
     plain = look.regular[rows] & (images.ids[at] == image_ids)
     plain &= np.isin(cats, look.known) & ~np.isin(ids, look.repeated)
-    width, height, low_x, low_y, high_x, high_y = images.limits[at].T
+    width, height, *limits = images.limits[at].T
     x, y, w, h = boxes.T
     with np.errstate(all="ignore"):  # rows that are not plain may overflow; Python gives the same inf
-        right, bottom = x + w, y + h
-        plain &= (w > 0) & (h > 0) & ~((x < low_x) | (y < low_y) | (right > high_x) | (bottom > high_y))
-        plain &= (x >= 0.0) & (y >= 0.0) & (right <= width) & (bottom <= height)
-        # _clip_to_image's max(0.0, x) and min(float(width), x + w), operation for operation
-        x0, y0 = np.where(x > 0.0, x, 0.0), np.where(y > 0.0, y, 0.0)
-        x1, y1 = np.where(right < width, right, width), np.where(bottom < height, bottom, height)
-        xywh = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+        plain &= box_rules.has_area(w, h) & ~box_rules.outside(x, y, w, h, tuple(limits))  # type: ignore[arg-type]
+        plain &= box_rules.inside(x, y, w, h, width, height)
+        xywh = np.stack(box_rules.clip(x, y, w, h, width, height), axis=1)
     return plain, images.number[at], xywh, crowd & (not crowd_as_target)
 
 
@@ -568,23 +564,22 @@ def _clip_to_image(
     box: tuple[float, float, float, float], rec: ImageRecord, tolerance: float, report: Report, file: str, aid: Any
 ) -> tuple[float, float, float, float] | None:
     """The box (x, y, w, h) clipped to the image; None, reported, when it is empty or lies outside the
-    image by more than ``tolerance`` of the image's size."""
+    image by more than ``tolerance`` of the image's size (the rules: box_rules)."""
     x, y, w, h = box
-    if w <= 0 or h <= 0:
+    if not box_rules.has_area(w, h):
         report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
         return None
-    tol_x, tol_y = tolerance * rec.width, tolerance * rec.height
-    if x < -tol_x or y < -tol_y or x + w > rec.width + tol_x or y + h > rec.height + tol_y:
+    if box_rules.outside(x, y, w, h, box_rules.tolerance_limits(rec.width, rec.height, tolerance)):
         report.add("annotation-bbox-outside", file, id=aid, bbox=list(box), image=f"{rec.width}x{rec.height}")
         return None
-    x0, y0 = max(0.0, x), max(0.0, y)
-    x1, y1 = min(float(rec.width), x + w), min(float(rec.height), y + h)
-    if (x0, y0, x1, y1) != (x, y, x + w, y + h):
-        if x1 - x0 <= 0 or y1 - y0 <= 0:
-            report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
-            return None
-        report.add("annotation-bbox-clipped", file, id=aid, bbox=list(box))
-    return x0, y0, x1 - x0, y1 - y0
+    clipped = box_rules.clip(x, y, w, h, float(rec.width), float(rec.height))
+    if box_rules.inside(x, y, w, h, rec.width, rec.height):
+        return clipped
+    if not box_rules.has_area(clipped[2], clipped[3]):
+        report.add("annotation-empty-bbox", file, id=aid, bbox=list(box))
+        return None
+    report.add("annotation-bbox-clipped", file, id=aid, bbox=list(box))
+    return clipped
 
 
 def validate(

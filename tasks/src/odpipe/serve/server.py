@@ -135,7 +135,7 @@ async def _poll_forever(watcher: RepositoryWatcher, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-async def run(options: ServeOptions, storage: Storage | None = None) -> None:
+async def serve_until_stopped(options: ServeOptions, storage: Storage | None = None) -> None:
     _, watcher, server = build(options, storage)
     loop = asyncio.get_running_loop()
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=options.max_concurrency + 2))
@@ -159,6 +159,3 @@ async def run(options: ServeOptions, storage: Storage | None = None) -> None:
         shutil.rmtree(watcher.scratch, ignore_errors=True)  # the loaded versions' files
     log.info("stopped")
 
-
-def serve(options: ServeOptions) -> None:
-    asyncio.run(run(options))

@@ -172,7 +172,7 @@ class RunPaths:
         return self.ultra / "results.csv"
 
 
-def run_train(
+def run(
     params: TrainParams,
     layout: Layout,
     *,

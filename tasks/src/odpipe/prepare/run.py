@@ -159,7 +159,7 @@ def can_reuse(on_disk: dict[str, Any] | None, ds_id: str) -> bool:
     return on_disk is not None and on_disk.get("dataset_id") == ds_id
 
 
-def run_prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None = None) -> PrepareResult:
+def run(opts: PrepareOptions, layout: Layout, storage: Storage | None = None) -> PrepareResult:
     """Validate COCO annotations and images, split them, and write a YOLO dataset named by its content hash.
 
     Reads: the annotations (input annotations.json, a path or an S3 object) and the images (a folder

@@ -268,6 +268,11 @@ class Pipeline:
             )
 
 
+def run(options: RunOptions) -> RunSummary:
+    """`odpipe run`: the chart's odpipe-pipeline walked on this machine, as every step's run(options)."""
+    return Pipeline(options).run()
+
+
 def _client(url: str, creds: Credentials) -> Any:
     return s3_client(url, access_key=creds.access_key, secret_key=creds.secret_key)
 

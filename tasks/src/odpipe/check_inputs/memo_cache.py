@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from odpipe.kube_api import ApiError, KubeApi
+from odpipe.check_inputs.kube_api import ApiError, KubeApi
 from odpipe.storage import S3Uri, Storage
 
 MAX_TRIES = 5  # the controller writes the same ConfigMap: a conflicting update is read and tried again

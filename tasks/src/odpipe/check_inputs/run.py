@@ -1,0 +1,69 @@
+"""The check-inputs step: run(options) -> result, as every step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from odpipe.check_inputs.checks import BUCKET_ROLES, Inputs, Problem, check
+from odpipe.console import console
+from odpipe.errors import OdpipeError
+from odpipe.storage import Buckets, S3Uri, Storage
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    annotations_key: str
+    images_prefix: str = ""
+    credentials_from: str = "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+    memo_cache: str = ""  # NAMESPACE/CONFIGMAP of Argo's train cache; empty: none
+
+
+@dataclass
+class CheckResult:
+    problems: list[Problem]
+    dropped: dict[str, list[S3Uri]] = field(default_factory=dict)  # memo cache entries, by key
+
+    @property
+    def exit_code(self) -> int:
+        """0; 3 when S3 does not answer (it may come back: retried); 2 for configuration (not retried)."""
+        if not self.problems:
+            return 0
+        return 3 if any(p.what == "endpoint" for p in self.problems) else 2
+
+
+def run(options: CheckOptions, storage: Storage | None = None) -> CheckResult:
+    """Check S3 and the run's inputs; when all is well and a memo cache is named, prune it. Raises
+    OdpipeError when S3 or the Kubernetes API cannot be asked at all."""
+    buckets = Buckets.from_env()
+    storage = storage or Storage(max_attempts=3)
+    inputs = Inputs(options.annotations_key, options.images_prefix, options.credentials_from)
+    problems = check(storage, buckets, inputs)
+    if problems:
+        return CheckResult(problems)
+    names = ", ".join(f"{getattr(buckets, role)}" for role, _, _ in BUCKET_ROLES)
+    what = f"s3://{buckets.datasets}/{options.annotations_key.strip('/')}"
+    if options.images_prefix.strip("/"):
+        what += f" and images under s3://{buckets.datasets}/{options.images_prefix.strip('/')}/"
+    console.print(f"ok: {storage.endpoint_url} accepts the credentials; buckets {names}; {what}", markup=False)
+    dropped = _prune_memo_cache(options.memo_cache, storage, buckets.artifacts) if options.memo_cache else {}
+    return CheckResult([], dropped)
+
+
+def _prune_memo_cache(configmap: str, storage: Storage, bucket: str) -> dict[str, list[S3Uri]]:
+    from odpipe.check_inputs.kube_api import ApiError, KubeApi
+    from odpipe.check_inputs.memo_cache import prune
+
+    try:
+        dropped = prune(KubeApi.in_cluster(), configmap, storage, bucket)
+    except ApiError as exc:
+        # refused is configuration (not retried); an API server that does not answer may come back
+        code = 2 if exc.status in (401, 403) else 3
+        raise OdpipeError(
+            f"train cache ConfigMap {configmap} (memoize.enabled): {exc}; the workflow ServiceAccount needs get "
+            "and update on it (the chart's rbac.create gives them)",
+            exit_code=code,
+        ) from None
+    for key, missing in dropped.items():
+        console.print(f"train cache: dropped entry {key}, its artifacts were collected ({missing[0]})", markup=False)
+    console.print(f"train cache {configmap}: {len(dropped)} entries dropped", markup=False)
+    return dropped
