@@ -8,7 +8,7 @@ PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 TOOLS := .tools
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test test-fast faults lint bench demo images base-image engine clean help cluster cluster-down e2e
+.PHONY: setup test test-fast faults lint bench demo images base-image engine clean help cluster cluster-down e2e faults-cluster
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -81,3 +81,7 @@ e2e:  ## after `make cluster` and `make images`: helm install, helm test, argo s
 
 clean:
 	rm -rf .odpipe .pytest_cache .build .faults
+
+faults-cluster:  ## after `make cluster` and `make images`: pods, MinIO and the controller deleted mid-run on the real cluster; prints the faults table
+	$(BIN)/python -m e2e.cluster load-images
+	$(BIN)/python -m e2e.scenarios --only faults

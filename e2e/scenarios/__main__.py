@@ -15,13 +15,13 @@ from e2e.cluster import netns
 from e2e.cluster.images import load_cluster_images, load_docker_image, task_images
 from e2e.cluster.up import is_up
 
-from . import charts, data, manual, speed, umbrella
+from . import charts, data, faults, manual, speed, umbrella
 from .fresh import fresh_cluster
 from .summary import Report, print_summary
 
 SCENARIOS: dict[str, Callable[[Report, Path], None]] = {"umbrella": umbrella.run, "manual": manual.run}
 #: run only when named with --only (minutes each, measurements rather than checks)
-EXTRA: dict[str, Callable[[Report, Path], None]] = {"speed": speed.run}
+EXTRA: dict[str, Callable[[Report, Path], None]] = {"speed": speed.run, "faults": faults.run}
 app = typer.Typer(add_completion=False, help=__doc__)
 console = Console()
 
