@@ -38,7 +38,8 @@ def output(wf: dict[str, Any], name: str) -> str:
 
 def step_log(target: Target, wf: dict[str, Any], step: str) -> str:
     """A step's log as Argo archived it (its pod is gone: podGC)."""
-    pod = next(n for n in wf["status"]["nodes"].values() if n["type"] == "Pod" and n["displayName"] == step)
+    pods = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod" and n["displayName"].startswith(step)]
+    pod = max(pods, key=lambda n: n.get("startedAt") or "")  # the last attempt: "<step>(1)" after "<step>(0)"
     with s3(target) as client:
         listed = list_objects(client, "argo-artifacts", f"{wf['metadata']['name']}/")
         keys = [key for key in listed if key.endswith(".log")]
