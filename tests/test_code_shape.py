@@ -15,10 +15,13 @@ KNOWN_LONG: set[str] = set()
 
 
 def _is_typer_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return any(
+    """A command is registered by a decorator, or (odpipe.cli) in a table: its options are typer.Option's."""
+    decorated = any(
         isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ("command", "callback")
         for d in node.decorator_list
     )
+    args = [*node.args.args, *node.args.kwonlyargs]
+    return decorated or any(a.annotation is not None and "typer.Option" in ast.unparse(a.annotation) for a in args)
 
 
 def function_lengths(root: Path = PACKAGE) -> dict[str, int]:

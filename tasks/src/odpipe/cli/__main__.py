@@ -1,0 +1,5 @@
+"""python -m odpipe.cli"""
+
+from odpipe.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""`odpipe check-s3` and `odpipe check-inputs` (helm test, the pipeline's first step): their flags."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from odpipe.cli.app import fail
+from odpipe.errors import OdpipeError
+
+
+def check_s3(
+    bucket: Annotated[list[str], typer.Option("--bucket", help="A bucket that must exist (repeatable).")],
+) -> None:
+    """Check the S3 endpoint answers with the configured credentials and the buckets exist (helm test)."""
+    from odpipe.console import console
+    from odpipe.storage import Storage
+
+    try:
+        storage = Storage(max_attempts=3)
+        missing = [b for b in bucket if not storage.bucket_exists(b)]
+    except OdpipeError as exc:
+        fail(exc)
+        return
+    for b in bucket:
+        console.print(f"{'missing' if b in missing else 'ok':8} s3://{b} at {storage.endpoint_url}", markup=False)
+    if missing:
+        raise typer.Exit(3)
+
+
+def check_inputs(
+    annotations_key: Annotated[str, typer.Option(help="Key of the COCO instances JSON in the datasets bucket.")],
+    images_prefix: Annotated[
+        str, typer.Option(help="Prefix of the images in the datasets bucket (empty: images already on /data).")
+    ] = "",
+    credentials_from: Annotated[
+        str,
+        typer.Option(
+            envvar="ODPIPE_CREDENTIALS_FROM",
+            help="Where AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY come from, for the message (e.g. the Secret).",
+        ),
+    ] = "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+    memo_cache: Annotated[
+        str,
+        typer.Option(
+            envvar="ODPIPE_MEMO_CACHE",
+            help="Argo's train cache, NAMESPACE/CONFIGMAP (the workflow-controller's namespace): entries whose "
+            "artifacts were collected are dropped, so that run trains again (empty: no cache).",
+        ),
+    ] = "",
+) -> None:
+    """Check the S3 endpoint, credentials, the three buckets and the run's inputs before the pipeline starts.
+
+    Every problem is named with the chart value or parameter that sets it: exit 2, or 3 when S3 does not
+    answer. With --memo-cache, the train cache is then pruned of entries whose weights are gone.
+    """
+    from odpipe.check_inputs.run import CheckOptions
+    from odpipe.check_inputs.run import run as run_check
+    from odpipe.console import console
+    from odpipe.termination import record
+
+    try:
+        result = run_check(CheckOptions(annotations_key, images_prefix, credentials_from, memo_cache))
+    except OdpipeError as exc:
+        fail(exc)
+        return
+    for p in result.problems:
+        console.print(f"[bold red]error:[/] {p}", markup=True, highlight=False)
+    if result.problems:
+        record("\n".join(str(p) for p in result.problems))
+        raise typer.Exit(result.exit_code)
