@@ -59,8 +59,8 @@ def run(r: Report, work: Path) -> None:
 def try_case(r: Report, fault: str, name: str, action: Fault, point: str) -> str:
     before = snapshot()
     models = versions()
-    argo("submit", "-n", TARGET.namespace, "--from", "workflowtemplate/odpipe-pipeline", "--name", name,
-         *[f"-p={key}={value}" for key, value in data.params(epochs=EPOCHS).items()])  # fmt: skip
+    params = [arg for key, value in data.params(epochs=EPOCHS).items() for arg in ("-p", f"{key}={value}")]
+    argo("submit", "-n", TARGET.namespace, "--from", "workflowtemplate/odpipe-pipeline", "--name", name, *params)
     done = action(name, point)
     argo("wait", "-n", TARGET.namespace, name, timeout=1800)
     wf = json.loads(argo("get", "-n", TARGET.namespace, name, "-o", "json"))
@@ -111,7 +111,8 @@ def step_pod(workflow: str, step: str, timeout: float = 900) -> str:
         pods = kjson("-n", TARGET.namespace, "get", "pods", "-l", f"workflows.argoproj.io/workflow={workflow}")
         for pod in pods["items"]:
             node = pod["metadata"].get("annotations", {}).get("workflows.argoproj.io/node-name", "")
-            if node.split(".")[-1].split("(")[0] == step and pod["status"].get("phase") == "Running":
+            live = pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
+            if node.split(".")[-1].split("(")[0] == step and live:
                 return str(pod["metadata"]["name"])
         time.sleep(1)
     raise RuntimeError(f"{workflow}: no running {step} pod within {timeout:.0f} s")
