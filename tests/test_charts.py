@@ -421,9 +421,6 @@ def test_each_parameter_default_comes_from_one_place(tmp_path: Path) -> None:
         step = wft["spec"]["templates"][0]
         for where in (wft["spec"]["arguments"]["parameters"], step["inputs"]["parameters"]):
             for p in where:
-                if (name, p["name"]) == ("odpipe-train", "dataset-id"):  # an input from prepare, not a parameter
-                    assert p.get("value") == "" and where is step["inputs"]["parameters"]
-                    continue
                 assert p.get("value") == pipeline_args[p["name"]], (name, p)
                 seen.add(p["name"])
     assert seen == set(pipeline_args)
@@ -749,38 +746,57 @@ MEMO_KEY = re.compile(r"^train-\{\{=sprig\.sha256sum\((.*)\)\}\}$")
 
 
 def test_train_is_memoized_on_dataset_id_every_train_parameter_and_image(tmp_path: Path) -> None:
-    """The key hashes the dataset id prepare hands on, every parameter the train step takes and the train
-    image (Argo takes only [a-zA-Z0-9-], hence the hash); the cache sits in the controller's namespace and
-    check-inputs is told where, to drop entries whose weights were collected."""
+    """odpipe-pipeline's train task runs `train-memoized`, one step around the `train` container template
+    (a memoized Retry node links nothing after it in Argo v4.0.5, seen on the cluster: the memoize sits on
+    the wrapper). The key hashes the dataset id prepare hands on, every parameter the train step takes and
+    the train image (Argo takes only [a-zA-Z0-9-], hence the hash); the cache sits in the controller's
+    namespace and check-inputs is told where, to drop entries whose weights were collected."""
     values = tmp_path / "digest.yaml"
     values.write_text(yaml.safe_dump({"tasks": {"train": {"digest": "sha256:" + "a" * 64}}}))
     docs = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", values)
     wfts = {d["metadata"]["name"]: d for d in by_kind(docs, "WorkflowTemplate")}
-    train = wfts["odpipe-train"]["spec"]["templates"][0]
-    memo = train["memoize"]
+    templates = {t["name"]: t for t in wfts["odpipe-train"]["spec"]["templates"]}
+    container, wrapper = templates["train"], templates["train-memoized"]
+    assert wfts["odpipe-train"]["spec"]["entrypoint"] == "train" and "memoize" not in container
+    assert "retryStrategy" in container and "retryStrategy" not in wrapper
+    memo = wrapper["memoize"]
     cache = "mlops-odpipe-workflows-train-memo"
     assert memo["maxAge"] == "720h" and memo["cache"] == {"configMap": {"name": cache}}
     fields = MEMO_KEY.match(memo["key"]).group(1).split(" + '|' + ")  # type: ignore[union-attr]
-    train_params = [p["name"] for p in train["inputs"]["parameters"] if p["name"] != "dataset-id"]
+    train_params = [p["name"] for p in container["inputs"]["parameters"]]
     assert set(train_params) == {"model", "epochs", "imgsz", "batch", "seed"}
     assert fields == [
-        "(inputs.parameters['dataset-id'] != '' ? inputs.parameters['dataset-id'] : 'run-' + workflow.uid)",
+        "inputs.parameters['dataset-id']",
         *[f"inputs.parameters['{p}']" for p in train_params],
-        f"'{train['container']['image']}'",
+        f"'{container['container']['image']}'",
     ]
     assert "@sha256:" + "a" * 64 in fields[-1]
     # Argo's rule for a key, on what the expression yields
     assert re.match(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$", "train-" + hashlib.sha256(b"x").hexdigest())
+    # the wrapper hands every input to the container template and every output back
+    (step,) = wrapper["steps"][0]
+    passed = {p["name"]: p["value"] for p in step["arguments"]["parameters"]}
+    assert passed == {p: f"{{{{inputs.parameters.{p}}}}}" for p in train_params} and step["template"] == "train"
+    inner = [a["name"] for a in container["outputs"]["artifacts"]]
+    assert [a["name"] for a in wrapper["outputs"]["artifacts"]] == inner
+    assert all(
+        a["from"] == f"{{{{steps.train.outputs.artifacts.{a['name']}}}}}" for a in wrapper["outputs"]["artifacts"]
+    )
+    optional = {a["name"] for a in container["outputs"]["artifacts"] if a.get("optional")}
+    assert {a["name"] for a in wrapper["outputs"]["artifacts"] if a.get("optional")} == optional
     pipeline = wfts["odpipe-pipeline"]["spec"]["templates"]
     task = next(t for t in pipeline[0]["dag"]["tasks"] if t["name"] == "train")
+    assert task["templateRef"] == {"name": "odpipe-train", "template": "train-memoized"}
     wired = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
     assert wired["dataset-id"] == "{{tasks.prepare.outputs.parameters.dataset-id}}"
     check = next(t for t in pipeline if t["name"] == "check-inputs")["container"]["args"]
     assert check[check.index("--memo-cache") + 1] == f"argo/{cache}"
-    # off: no memoize, nothing for check-inputs to prune
+    # off: the pipeline runs the container template, nothing for check-inputs to prune
     off = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", sets=("memoize.enabled=false",))
     wfts = {d["metadata"]["name"]: d for d in by_kind(off, "WorkflowTemplate")}
-    assert "memoize" not in wfts["odpipe-train"]["spec"]["templates"][0]
+    assert [t["name"] for t in wfts["odpipe-train"]["spec"]["templates"]] == ["train"]
+    task = next(t for t in wfts["odpipe-pipeline"]["spec"]["templates"][0]["dag"]["tasks"] if t["name"] == "train")
+    assert task["templateRef"]["template"] == "train" and "dataset-id" not in str(task["arguments"])
     assert "--memo-cache" not in str(wfts["odpipe-pipeline"]["spec"]["templates"])
     proc = helm("template", "x", str(WORKFLOWS), "-f", str(WORKFLOWS / "ci/default-values.yaml"),
                 "--set", "workflow.checkInputs.enabled=false", check=False)  # fmt: skip

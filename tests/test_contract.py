@@ -78,15 +78,11 @@ def test_commands_flags_and_env_exist_in_the_cli(templates: dict[str, dict[str, 
         assert name in BOTO_ENV | CONTRACT_ENV | envvars | WORKFLOW_ENV | IMAGE_ENV, (
             f"{task}: env {name} is read by nothing"
         )
-    # each input parameter of the step reaches the task, as a flag or an environment variable, or keys
-    # its memoized result (train's dataset-id, in Argo's expression syntax)
+    # each input parameter of the step reaches the task, as a flag or an environment variable
     text = str(container["args"]) + str(container["env"])
-    memo_key = _step(templates, task).get("memoize", {}).get("key", "")
     for p in _step(templates, task)["inputs"].get("parameters", []):
-        if p["name"] == "annotations-key":  # an artifact key, resolved by Argo
-            continue
-        used = f"{{{{inputs.parameters.{p['name']}}}}}" in text or f"inputs.parameters['{p['name']}']" in memo_key
-        assert used, f"{task}: parameter {p['name']} unused"
+        if p["name"] != "annotations-key":  # an artifact key, resolved by Argo
+            assert f"{{{{inputs.parameters.{p['name']}}}}}" in text, f"{task}: parameter {p['name']} unused"
 
 
 def test_workflow_identity_env_is_read_by_export_deploy() -> None:
@@ -115,8 +111,7 @@ def test_pipeline_parameters_match_the_steps(templates: dict[str, dict[str, Any]
     steps = set()
     for task in contract.TASKS:
         steps |= {p["name"] for p in _step(templates, task)["inputs"].get("parameters", [])}
-    # dataset-id is wired from prepare's output, not a workflow parameter (train's memoize key)
-    assert top == steps - {"dataset-id"}
+    assert top == steps
 
 
 def test_serving_and_its_helm_test_pass_flags_the_cli_has() -> None:

@@ -1,22 +1,64 @@
 {{/*
-train's memoize (memoize.*). The key hashes what makes a training run the same: the dataset id prepare
-hands on, every parameter the train step takes (from the parameter table, so a new one joins the key) and
-the train image's reference. Argo takes only [a-zA-Z0-9-] in a key, hence the hash, computed by Argo's
-expression language once the inputs are known. Without a dataset id (odpipe-train submitted alone) the
-workflow's uid stands in for it: no reuse.
+train, memoized (memoize.*): odpipe-pipeline's train task runs `train-memoized`, a one-step template
+around the `train` container template. The memoize sits on the wrapper, not on the container template,
+because the container template has a retryStrategy: Argo v4.0.5 links nothing after a memoized Retry node
+(it has no children, so getOutboundNodes gives none), and the DAG waits for export-deploy for ever (seen
+on the real cluster of `make e2e`); a memoized Steps node is its own outbound node. The key hashes what
+makes a training run the same: the dataset id prepare hands on, every parameter the train step takes
+(from the parameter table, so a new one joins the key) and the train image's reference. Argo takes only
+[a-zA-Z0-9-] in a key, hence the hash, computed by Argo's expression language once the inputs are known.
 */}}
-{{- define "odpipe-workflows.trainMemoize" -}}
-{{- $fields := list "(inputs.parameters['dataset-id'] != '' ? inputs.parameters['dataset-id'] : 'run-' + workflow.uid)" -}}
+{{- define "odpipe-workflows.trainMemoizedTemplate" -}}
+{{- $params := list -}}
 {{- range include "odpipe-workflows.parameterTable" . | fromYamlArray -}}
 {{- if has "train" .steps -}}
-{{- $fields = append $fields (printf "inputs.parameters['%s']" .name) -}}
+{{- $params = append $params .name -}}
 {{- end -}}
+{{- end -}}
+{{- $fields := list "inputs.parameters['dataset-id']" -}}
+{{- range $params -}}
+{{- $fields = append $fields (printf "inputs.parameters['%s']" .) -}}
 {{- end -}}
 {{- $fields = append $fields (printf "'%s'" (include "odpipe-workflows.image" (dict "image" .Values.tasks.train "context" .))) -}}
-memoize:
-  key: {{ printf "train-{{=sprig.sha256sum(%s)}}" (join " + '|' + " $fields) | quote }}
-  maxAge: {{ .Values.memoize.maxAge | quote }}
-  cache:
-    configMap:
-      name: {{ include "odpipe-workflows.memoConfigMap" . }}
+- name: train-memoized
+  inputs:
+    parameters:
+      {{- include "odpipe-workflows.parameters" (dict "context" . "step" "train" "inputs" true) | nindent 6 }}
+      - name: dataset-id
+        description: the dataset's id (prepare's output), part of the memoize key
+    artifacts:
+      - name: dataset
+  memoize:
+    key: {{ printf "train-{{=sprig.sha256sum(%s)}}" (join " + '|' + " $fields) | quote }}
+    maxAge: {{ .Values.memoize.maxAge | quote }}
+    cache:
+      configMap:
+        name: {{ include "odpipe-workflows.memoConfigMap" . }}
+  steps:
+    - - name: train
+        template: train
+        arguments:
+          parameters:
+            {{- range $params }}
+            - name: {{ . }}
+              value: "{{ printf "{{inputs.parameters.%s}}" . }}"
+            {{- end }}
+          artifacts:
+            - name: dataset
+              from: "{{`{{inputs.artifacts.dataset}}`}}"
+  outputs:
+    parameters:
+      - name: map50-95
+        valueFrom:
+          parameter: "{{`{{steps.train.outputs.parameters.map50-95}}`}}"
+    artifacts:
+      {{- range list "weights" "metrics" "run" }}
+      - name: {{ . }}
+        from: "{{ printf "{{steps.train.outputs.artifacts.%s}}" . }}"
+      {{- end }}
+      {{- range list "evaluation-report" "evaluation-report-files" }}
+      - name: {{ . }}
+        from: "{{ printf "{{steps.train.outputs.artifacts.%s}}" . }}"
+        optional: true
+      {{- end }}
 {{- end -}}
