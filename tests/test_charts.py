@@ -746,11 +746,12 @@ MEMO_KEY = re.compile(r"^train-\{\{=sprig\.sha256sum\((.*)\)\}\}$")
 
 
 def test_train_is_memoized_on_dataset_id_every_train_parameter_and_image(tmp_path: Path) -> None:
-    """odpipe-pipeline's train task runs `train-memoized`, one step around the `train` container template
-    (a memoized Retry node links nothing after it in Argo v4.0.5, seen on the cluster: the memoize sits on
-    the wrapper). The key hashes the dataset id prepare hands on, every parameter the train step takes and
-    the train image (Argo takes only [a-zA-Z0-9-], hence the hash); the cache sits in the controller's
-    namespace and check-inputs is told where, to drop entries whose weights were collected."""
+    """odpipe-pipeline's train task runs `train-memoized`, a one-task DAG around the `train` container
+    template (Argo v4.0.5, seen on the cluster: a memoized Retry node links nothing after it, a memoized
+    Steps node is saved without its outputs). The key hashes the dataset id prepare hands on, every
+    parameter the train step takes and the train image (Argo takes only [a-zA-Z0-9-], hence the hash);
+    the cache sits in the controller's namespace and check-inputs is told where, to drop entries whose
+    weights were collected."""
     values = tmp_path / "digest.yaml"
     values.write_text(yaml.safe_dump({"tasks": {"train": {"digest": "sha256:" + "a" * 64}}}))
     docs = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", values)
@@ -774,13 +775,13 @@ def test_train_is_memoized_on_dataset_id_every_train_parameter_and_image(tmp_pat
     # Argo's rule for a key, on what the expression yields
     assert re.match(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$", "train-" + hashlib.sha256(b"x").hexdigest())
     # the wrapper hands every input to the container template and every output back
-    (step,) = wrapper["steps"][0]
+    (step,) = wrapper["dag"]["tasks"]
     passed = {p["name"]: p["value"] for p in step["arguments"]["parameters"]}
     assert passed == {p: f"{{{{inputs.parameters.{p}}}}}" for p in train_params} and step["template"] == "train"
     inner = [a["name"] for a in container["outputs"]["artifacts"]]
     assert [a["name"] for a in wrapper["outputs"]["artifacts"]] == inner
     assert all(
-        a["from"] == f"{{{{steps.train.outputs.artifacts.{a['name']}}}}}" for a in wrapper["outputs"]["artifacts"]
+        a["from"] == f"{{{{tasks.train.outputs.artifacts.{a['name']}}}}}" for a in wrapper["outputs"]["artifacts"]
     )
     optional = {a["name"] for a in container["outputs"]["artifacts"] if a.get("optional")}
     assert {a["name"] for a in wrapper["outputs"]["artifacts"] if a.get("optional")} == optional

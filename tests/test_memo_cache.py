@@ -45,12 +45,14 @@ def test_an_entry_is_dropped_only_when_an_artifact_it_names_is_gone(s3: Storage)
         "train-folder-gone": _entry("wf-1/pod/best.pt", "wf-2/pod/evaluation-report-files"),
         "train-other-bucket": _entry("wf-1/pod/best.pt", bucket=bucket + "-elsewhere"),
         "not-argo": "plain text",
+        "train-no-outputs": json.dumps({"nodeID": "wf-3-1", "outputs": None}),  # Argo v4.0.5's steps bug
     }
     s3.ensure_bucket(bucket + "-elsewhere")
     stale = collected(data, s3, bucket)
-    assert sorted(stale) == ["train-collected", "train-folder-gone", "train-other-bucket"]
-    assert stale["train-collected"] == [S3Uri(bucket, "wf-2/pod/best.pt")]
-    assert stale["train-other-bucket"] == [S3Uri(bucket + "-elsewhere", "wf-1/pod/best.pt")]
+    assert sorted(stale) == ["train-collected", "train-folder-gone", "train-no-outputs", "train-other-bucket"]
+    assert stale["train-collected"] == [str(S3Uri(bucket, "wf-2/pod/best.pt"))]
+    assert stale["train-other-bucket"] == [str(S3Uri(bucket + "-elsewhere", "wf-1/pod/best.pt"))]
+    assert stale["train-no-outputs"] == ["no artifact at all"]
     # a key-only artifact is in the artifact repository's bucket; one without a location is skipped
     assert entry_artifacts(json.loads(live), bucket)[0] == S3Uri(bucket, "wf-1/pod/best.pt")
     assert len(entry_artifacts(json.loads(live), bucket)) == 4

@@ -15,8 +15,8 @@ from .workflows import submit
 
 
 def train_node(wf: dict[str, Any]) -> dict[str, Any]:
-    """The train task's node: train-memoized, a Steps node (memoized; a hit has no children)."""
-    nodes = [n for n in wf["status"]["nodes"].values() if n.get("displayName") == "train" and n["type"] == "Steps"]
+    """The train task's node: train-memoized, a DAG node (memoized; a hit has no children)."""
+    nodes = [n for n in wf["status"]["nodes"].values() if n.get("displayName") == "train" and n["type"] == "DAG"]
     if len(nodes) != 1:
         raise RuntimeError(f"{wf['metadata']['name']}: {len(nodes)} train nodes")
     return dict(nodes[0])

@@ -1,9 +1,10 @@
 {{/*
-train, memoized (memoize.*): odpipe-pipeline's train task runs `train-memoized`, a one-step template
-around the `train` container template. The memoize sits on the wrapper, not on the container template,
-because the container template has a retryStrategy: Argo v4.0.5 links nothing after a memoized Retry node
-(it has no children, so getOutboundNodes gives none), and the DAG waits for export-deploy for ever (seen
-on the real cluster of `make e2e`); a memoized Steps node is its own outbound node. The key hashes what
+train, memoized (memoize.*): odpipe-pipeline's train task runs `train-memoized`, a one-task DAG around
+the `train` container template. The memoize sits on the wrapper, not on the container template, because
+the container template has a retryStrategy: Argo v4.0.5 links nothing after a memoized Retry node (it has
+no children, so getOutboundNodes gives none), and the DAG waits for export-deploy for ever; a memoized
+DAG node is its own outbound node. A DAG, not steps: v4.0.5 saves a memoized Steps node's entry before
+its outputs (a shadowed variable in steps.go), so every hit had none. Both seen on the real cluster. The key hashes what
 makes a training run the same: the dataset id prepare hands on, every parameter the train step takes
 (from the parameter table, so a new one joins the key) and the train image's reference. Argo takes only
 [a-zA-Z0-9-] in a key, hence the hash, computed by Argo's expression language once the inputs are known.
@@ -34,8 +35,9 @@ makes a training run the same: the dataset id prepare hands on, every parameter 
     cache:
       configMap:
         name: {{ include "odpipe-workflows.memoConfigMap" . }}
-  steps:
-    - - name: train
+  dag:
+    tasks:
+      - name: train
         template: train
         arguments:
           parameters:
@@ -50,15 +52,15 @@ makes a training run the same: the dataset id prepare hands on, every parameter 
     parameters:
       - name: map50-95
         valueFrom:
-          parameter: "{{`{{steps.train.outputs.parameters.map50-95}}`}}"
+          parameter: "{{`{{tasks.train.outputs.parameters.map50-95}}`}}"
     artifacts:
       {{- range list "weights" "metrics" "run" }}
       - name: {{ . }}
-        from: "{{ printf "{{steps.train.outputs.artifacts.%s}}" . }}"
+        from: "{{ printf "{{tasks.train.outputs.artifacts.%s}}" . }}"
       {{- end }}
       {{- range list "evaluation-report" "evaluation-report-files" }}
       - name: {{ . }}
-        from: "{{ printf "{{steps.train.outputs.artifacts.%s}}" . }}"
+        from: "{{ printf "{{tasks.train.outputs.artifacts.%s}}" . }}"
         optional: true
       {{- end }}
 {{- end -}}

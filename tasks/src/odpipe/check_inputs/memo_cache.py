@@ -35,22 +35,23 @@ def present(storage: Storage, uri: S3Uri) -> bool:
     return next(iter(storage.list(uri.bucket, uri.key.rstrip("/") + "/")), None) is not None
 
 
-def collected(data: dict[str, str], storage: Storage, bucket: str) -> dict[str, list[S3Uri]]:
-    """Each entry (by key) that names an artifact S3 no longer holds, with what is missing; an entry that
-    is not Argo's JSON is left alone."""
+def collected(data: dict[str, str], storage: Storage, bucket: str) -> dict[str, list[str]]:
+    """Each entry (by key) that names an artifact S3 no longer holds, or none at all (a train result
+    without its weights is no result), with what is missing; an entry that is not Argo's JSON is left alone."""
     stale = {}
     for key, raw in data.items():
         try:
             entry = json.loads(raw)
         except ValueError:
             continue
-        missing = [uri for uri in entry_artifacts(entry, bucket) if not present(storage, uri)]
+        named = entry_artifacts(entry, bucket)
+        missing = [str(uri) for uri in named if not present(storage, uri)] if named else ["no artifact at all"]
         if missing:
             stale[key] = missing
     return stale
 
 
-def prune(api: KubeApi, configmap: str, storage: Storage, bucket: str) -> dict[str, list[S3Uri]]:
+def prune(api: KubeApi, configmap: str, storage: Storage, bucket: str) -> dict[str, list[str]]:
     """Drop every entry of the cache (`namespace/name`, or a name in the pod's namespace) whose artifacts
     were collected; returns what was dropped. A cache that does not exist yet (no run has finished) is empty."""
     namespace, _, name = configmap.rpartition("/")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from odpipe.check_inputs.checks import BUCKET_ROLES, Inputs, Problem, check
 from odpipe.console import console
 from odpipe.errors import OdpipeError
-from odpipe.storage import Buckets, S3Uri, Storage
+from odpipe.storage import Buckets, Storage
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class CheckOptions:
 @dataclass
 class CheckResult:
     problems: list[Problem]
-    dropped: dict[str, list[S3Uri]] = field(default_factory=dict)  # memo cache entries, by key
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # memo cache entries, by key: what they lacked
 
     @property
     def exit_code(self) -> int:
@@ -49,7 +49,7 @@ def run(options: CheckOptions, storage: Storage | None = None) -> CheckResult:
     return CheckResult([], dropped)
 
 
-def _prune_memo_cache(configmap: str, storage: Storage, bucket: str) -> dict[str, list[S3Uri]]:
+def _prune_memo_cache(configmap: str, storage: Storage, bucket: str) -> dict[str, list[str]]:
     from odpipe.check_inputs.kube_api import ApiError, KubeApi
     from odpipe.check_inputs.memo_cache import prune
 
@@ -64,6 +64,6 @@ def _prune_memo_cache(configmap: str, storage: Storage, bucket: str) -> dict[str
             exit_code=code,
         ) from None
     for key, missing in dropped.items():
-        console.print(f"train cache: dropped entry {key}, its artifacts were collected ({missing[0]})", markup=False)
+        console.print(f"train cache: dropped entry {key}, its artifacts are gone ({missing[0]})", markup=False)
     console.print(f"train cache {configmap}: {len(dropped)} entries dropped", markup=False)
     return dropped
