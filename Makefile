@@ -82,6 +82,6 @@ e2e:  ## after `make cluster` and `make images`: helm install, helm test, argo s
 clean:
 	rm -rf .odpipe .pytest_cache .build .faults
 
-faults-cluster:  ## after `make cluster` and `make images`: pods, MinIO and the controller deleted mid-run on the real cluster; prints the faults table
+faults-cluster:  ## after `make cluster` and `make images`: pods, kubelet, containerd, MinIO, the controller and the node killed mid-run on the real cluster; prints the faults table
 	$(BIN)/python -m e2e.cluster load-images
 	$(BIN)/python -m e2e.scenarios --only faults

@@ -20,11 +20,11 @@ ROUNDS = 9
 
 def _checkpoint(work: Path) -> Path:
     """A real YOLO checkpoint: one epoch on synthetic data (latency does not depend on the weights)."""
-    from odpipe import contract
-    from odpipe.contract import Layout
+    from odpipe.coco.synthetic import make_dataset
+    from odpipe.formats import contract
+    from odpipe.formats.contract import Layout
     from odpipe.prepare.run import PrepareOptions
     from odpipe.prepare.run import run as run_prepare
-    from odpipe.synthetic import make_dataset
     from odpipe.train.params import TrainParams
     from odpipe.train.run import run as run_train
 
@@ -46,7 +46,6 @@ def _checkpoint(work: Path) -> Path:
 def latency_section(work: Path) -> None:
     import numpy as np
     import torch
-    from odpipe.dataset_manifest import image_files
     from odpipe.export.inference import OnnxDetector
     from odpipe.export.onnx_export import export_onnx
     from odpipe.export.parity import (
@@ -57,6 +56,7 @@ def latency_section(work: Path) -> None:
         torch_model,
     )
     from odpipe.export.quantize import quantize_int8
+    from odpipe.formats.dataset_manifest import image_files
 
     weights = _checkpoint(work)
     threads = cpu_threads()
@@ -129,8 +129,8 @@ def _timed(fn: Callable[[], object]) -> float:
 
 def storage_section(work: Path) -> None:
     from boto3.s3.transfer import TransferConfig
+    from odpipe.common.storage import Storage
     from odpipe.local.s3server import S3Server
-    from odpipe.storage import Storage
 
     big = work / "blob.bin"
     with big.open("wb") as fh:

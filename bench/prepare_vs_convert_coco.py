@@ -164,7 +164,7 @@ def _prepare_code(ann: Path, images: Path, work: Path) -> str:
 import os, sys, tempfile
 root = tempfile.mkdtemp(dir={str(work)!r})
 os.environ['ODPIPE_ROOT'] = root
-from odpipe.contract import Layout
+from odpipe.formats.contract import Layout
 from odpipe.prepare.run import PrepareOptions
 from odpipe.prepare.run import run as run_prepare
 import time

@@ -96,7 +96,7 @@ def s3_ready(work: Path, n: int = 5) -> list[float]:
 
 
 def main() -> int:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     work = Path(tempfile.mkdtemp(prefix="odpipe-bench-run-"))
     try:

@@ -38,7 +38,10 @@ def _publish(work: Path, env: dict[str, str]) -> None:
         ("metrics.json", outputs / "metrics.json"),
     ):
         (inputs / name).write_bytes(src.read_bytes())
-    cmd = [sys.executable, "-m", "odpipe.cli", "export-deploy", "--model-name", "bench", "--imgsz", str(IMGSZ)]
+    # The bench measures serving. Its 1-epoch model scores about 0 mAP, where COCOeval's delta between
+    # two equal models is noise (seen: 0.0000 vs 0.0112); parity is still checked tensor by tensor.
+    cmd = [sys.executable, "-m", "odpipe.cli", "export-deploy", "--model-name", "bench", "--imgsz", str(IMGSZ),
+           "--map-tolerance", "1.0"]  # fmt: skip
     full = {**os.environ, **env, "ODPIPE_ROOT": str(root), "ODPIPE_SCRATCH": str(work / "scratch")}
     proc = subprocess.run(cmd, env=full, capture_output=True, text=True, check=False, timeout=900)
     if proc.returncode != 0:
@@ -96,12 +99,12 @@ def _pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     import tritonclient.http as httpclient
+    from odpipe.common.storage import Storage
     from odpipe.export.repository import ModelRepository
     from odpipe.local.s3server import S3Server
     from odpipe.serve import images
     from odpipe.serve.detector import Detector, Thresholds
     from odpipe.serve.launch import ServeProcess
-    from odpipe.storage import Storage
 
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     encoded = _image()

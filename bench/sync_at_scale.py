@@ -68,8 +68,8 @@ def _transfer_manager(client: Any, dest: Path, limit: int) -> int:
 
 def _reruns(client: Any, dest: Path, n: int) -> list[tuple[str, str]]:
     """odpipe's sync again with nothing changed, then with 1% of the objects rewritten."""
+    from odpipe.common.storage import S3Uri, Storage
     from odpipe.prepare.sync import sync_prefix
-    from odpipe.storage import S3Uri, Storage
 
     rows = []
     for label, changed in (("rerun, nothing changed", 0), ("rerun, 1% rewritten", max(1, n // 100))):
@@ -88,9 +88,9 @@ def _reruns(client: Any, dest: Path, n: int) -> list[tuple[str, str]]:
 
 
 def main() -> int:
+    from odpipe.common.storage import S3Uri, Storage, s3_client
     from odpipe.local.s3server import S3Server
     from odpipe.prepare.sync import sync_prefix
-    from odpipe.storage import S3Uri, Storage, s3_client
 
     n = int(os.environ.get("ODPIPE_BENCH_SYNC_OBJECTS", "100000"))
     loop_n = min(n, int(os.environ.get("ODPIPE_BENCH_SYNC_LOOP", "10000")))

@@ -24,8 +24,8 @@ def main() -> int:
 import os, sys
 os.environ['ODPIPE_ROOT'] = {str(work / "root")!r}
 from pathlib import Path
-from odpipe.synthetic import make_dataset
-from odpipe.contract import Layout
+from odpipe.coco.synthetic import make_dataset
+from odpipe.formats.contract import Layout
 from odpipe.prepare.run import PrepareOptions
 from odpipe.prepare.run import run as run_prepare
 make_dataset(Path({str(work / "src")!r}), images=40, size=128, seed=0)
@@ -62,7 +62,7 @@ os.environ['ODPIPE_ROOT'] = {str(work / "root")!r}
 from odpipe.ultralytics_env import import_ultralytics
 import_ultralytics()  # imported before the clock starts, as in the plain run
 import ultralytics.models  # noqa
-from odpipe.contract import Layout
+from odpipe.formats.contract import Layout
 from odpipe.train.params import TrainParams
 from odpipe.train.run import run as run_train
 import uuid

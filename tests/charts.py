@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from odpipe.executables import executable
+from odpipe.common.executables import executable
 
 REPO = Path(__file__).resolve().parents[1]
 CHARTS = REPO / "charts"

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from odpipe.common.storage import Storage, s3_client
 from odpipe.local.s3server import S3Server
-from odpipe.storage import Storage, s3_client
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -86,7 +86,7 @@ def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Storage
 @pytest.fixture
 def shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic COCO set: <dir>/annotations.json and <dir>/images/."""
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     out = tmp_path_factory.mktemp("shapes")
     make_dataset(out, images=12, size=64, seed=1)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from odpipe import contract
-from odpipe.contract import Layout
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
+from odpipe.formats import contract
+from odpipe.formats.contract import Layout
 from odpipe.prepare.run import PrepareOptions
 from odpipe.prepare.run import run as run_prepare
 
@@ -26,7 +26,7 @@ ROBOFLOW = TESTDATA / "datumaro" / "tests" / "assets" / "roboflow_dataset" / "co
 
 def messy(out: Path) -> tuple[Path, Path]:
     """A synthetic set with one of every annotation and image fault the validator knows, plus string ids."""
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     ann = make_dataset(out, images=30, seed=3)
     doc = json.loads(ann.read_text())
@@ -73,7 +73,7 @@ def messy(out: Path) -> tuple[Path, Path]:
 
 
 def _synthetic(out: Path) -> tuple[Path, Path]:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     return make_dataset(out, images=60, seed=1), out / "images"
 

@@ -110,7 +110,7 @@ def parse(html: str) -> Parsed:
 
 def decode_images(page: Path, srcs: list[str]) -> list[tuple[int, int]]:
     """The raster pictures a page links: each a file in its files folder (beside the page) that decodes."""
-    from odpipe.contract import report_files
+    from odpipe.formats.contract import report_files
     from PIL import Image
 
     sizes = []

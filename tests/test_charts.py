@@ -16,7 +16,7 @@ import yaml
 from argo_lint import lint
 from conftest import SHARED
 from fake_kube import fake_kube
-from odpipe.executables import executable
+from odpipe.common.executables import executable
 
 from charts import REPO, UMBRELLA, WORKFLOWS, by_kind, helm, render, umbrella_offline
 
@@ -231,6 +231,10 @@ def test_ct_yaml_config() -> None:
             ("serving.enabled=true", "serving.autoscaling.enabled=true", "serving.autoscaling.maxReplicas=1"),
             "serving.autoscaling.maxReplicas 1 is less than minReplicas 2",
         ),
+        (
+            ("workflow.retryStrategy.backoff.maxDuration=10m",),
+            "maxDuration 10m is shorter than workflow.trainDeadlineSeconds (86400 s)",
+        ),
     ],
 )
 def test_bad_values_are_rejected_with_a_readable_message(sets: tuple[str, ...], message: str) -> None:
@@ -239,6 +243,24 @@ def test_bad_values_are_rejected_with_a_readable_message(sets: tuple[str, ...], 
         args += ["--set", s]
     proc = helm(*args, check=False)
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+def test_a_train_pod_lost_late_is_still_retried() -> None:
+    """Seen on the cluster (`make faults-cluster`): with backoff.maxDuration 1m, a train pod deleted after
+    69 s was not retried ("Max duration limit exceeded"), since Argo counts maxDuration from the step's
+    first attempt, run time included. The default has none; cap bounds each wait; a maxDuration above the
+    train deadline is kept."""
+    for template in templates_of(render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml")):
+        if "retryStrategy" in template:
+            backoff = template["retryStrategy"]["backoff"]
+            assert "maxDuration" not in backoff and backoff["cap"] == "5m", template["name"]
+    sets = ("workflow.retryStrategy.backoff.maxDuration=25h",)
+    kept = templates_of(render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", sets=sets))
+    assert {t["retryStrategy"]["backoff"].get("maxDuration") for t in kept if "retryStrategy" in t} == {"25h"}
+
+
+def templates_of(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for d in by_kind(docs, "WorkflowTemplate") for t in d["spec"]["templates"]]
 
 
 def test_umbrella_rejects_a_password_in_values(umbrella: Path) -> None:
@@ -821,3 +843,15 @@ def test_every_workflow_collects_its_artifacts_when_deleted() -> None:
         for tpl in wft["spec"]["templates"]:
             for art in tpl.get("outputs", {}).get("artifacts", []):
                 assert not {"s3", "gcs", "azure", "http"} & set(art), (wft["metadata"]["name"], art)
+
+
+def test_check_inputs_sweeps_the_picture_folders_argo_gc_leaves_only_while_gc_runs() -> None:
+    def args(*sets: str) -> list[str]:
+        docs = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", sets=sets)
+        check = next(t for t in templates_of(docs) if t["name"] == "check-inputs")
+        return list(check["container"]["args"])
+
+    default = args()
+    assert default[default.index("--sweep-report-pictures-after") + 1] == "3600"
+    assert "--sweep-report-pictures-after" not in args("workflow.artifactGC.strategy=")
+    assert "--sweep-report-pictures-after" not in args("workflow.artifactGC.sweepReportPictures.enabled=false")

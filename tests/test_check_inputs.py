@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from odpipe.common.storage import Storage
+from odpipe.common.termination import LIMIT, record
 from odpipe.local.s3server import S3Server
-from odpipe.storage import Storage
-from odpipe.termination import LIMIT, record
 
 from tests.charts import WORKFLOWS, render
 from tests.helpers import odpipe
@@ -180,3 +180,23 @@ def test_every_task_container_puts_its_failure_in_the_node_message() -> None:
     for name, container in containers.items():
         assert container.get("terminationMessagePolicy") == "FallbackToLogsOnError", name
         assert "terminationMessagePath" not in container, name  # the kubelet's default, which record() writes
+
+
+def test_picture_folders_whose_report_was_collected_are_swept(tmp_path: Path, s3: Storage) -> None:
+    """Argo's S3 delete removes only an artifact's key: a deleted workflow's `<report>-files/` folders stay
+    (seen on the cluster). check-inputs deletes a folder whose report is gone once its newest file is old
+    enough, and never a folder whose report is there (a live workflow's, or one still uploading)."""
+    datasets = _uploaded(s3)
+    artifacts = os.environ["ODPIPE_ARTIFACTS_BUCKET"]
+    orphans = ["gone/gone-prepare-1/dataset-report-files/a.jpg", "gone/gone-prepare-1/dataset-report-files/b.svg",
+               "gone/gone-train-2/evaluation-report-files/pr.png"]  # fmt: skip
+    live = ["live/live-prepare-1/dataset-report.html", "live/live-prepare-1/dataset-report-files/a.jpg"]
+    for key in (*orphans, *live, "gone/gone-train-2/run.tgz"):
+        s3.put_bytes(artifacts, key, b"x")
+    young = check(tmp_path, "--annotations-key", "set/annotations.json", "--sweep-report-pictures-after", "3600")
+    assert young.exit_code == 0 and "0 files in 0 folders" in young.output, young.output
+    run = check(tmp_path, "--annotations-key", "set/annotations.json", "--sweep-report-pictures-after", "0")
+    assert run.exit_code == 0 and "3 files in 2 folders" in run.output, run.output
+    left = sorted(o.key for o in s3.list(artifacts))
+    assert left == sorted([*live, "gone/gone-train-2/run.tgz"])  # only picture folders are ever swept
+    assert [o.key for o in s3.list(datasets)] == ["set/annotations.json", "set/images/a.jpg"]

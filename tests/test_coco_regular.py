@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from odpipe.coco import load, regular, stream
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 
 pytestmark = pytest.mark.skipif(regular.msgspec is None, reason="msgspec is not installed (the prepare extra has it)")
 

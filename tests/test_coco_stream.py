@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from odpipe.coco import load, regular, stream
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 
 GOOD = {
     "info": {"year": 2017},

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "tasks" / "src" / "odpipe"
 E2E = REPO / "e2e"
 MAX_FUNCTION_LINES = 60
-# odpipe.local is being rewritten in another branch; its one long function goes with that rewrite.
+#: functions allowed past the limit, by 'file:name' (none: split a long one into named steps instead)
 KNOWN_LONG: set[str] = set()
 
 
@@ -86,11 +86,11 @@ def _renames(path: Path) -> list[int]:
 
 
 def test_one_atomic_writer() -> None:
-    """Renames into place live in odpipe.atomic (odpipe.local, being rewritten, adopts it later)."""
+    """Renames into place live in odpipe.common.atomic (odpipe.local, being rewritten, adopts it later)."""
     offenders = {
         rel: lines
         for path in PACKAGE.rglob("*.py")
-        if (rel := path.relative_to(PACKAGE).as_posix()) != "atomic.py" and not rel.startswith("local/")
+        if (rel := path.relative_to(PACKAGE).as_posix()) != "common/atomic.py" and not rel.startswith("local/")
         if (lines := _renames(path))
     }
     assert not offenders

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from containers import build_images, engine
-from odpipe.contract import DATA_SUBDIR, MODEL, MODEL_CARD
+from odpipe.formats.contract import DATA_SUBDIR, MODEL, MODEL_CARD
 from odpipe.local.chart import workflow_templates
 from odpipe.local.executors.docker import OWNER_LABEL, DockerExecutor
 from odpipe.local.podspec import PodContext, container_run
@@ -69,7 +69,7 @@ class Inspector(threading.Thread):
 
 
 def test_synthetic_pipeline_publishes_v1_from_the_images(images: dict[str, str], tmp_path: Path) -> None:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     make_dataset(tmp_path / "set", images=16, size=64, seed=3)
     state = tmp_path / "state"
@@ -190,7 +190,7 @@ def test_inside_a_task_container(images: dict[str, str], tmp_path: Path, task: s
 
 
 def test_oom_kill_is_reported_as_argo_does_and_retried(images: dict[str, str], tmp_path: Path) -> None:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     make_dataset(tmp_path / "set", images=8, size=64, seed=4)
     code, out = _run(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import typer
-from odpipe import contract
 from odpipe.cli import app
+from odpipe.formats import contract
 
 from charts import WORKFLOWS, by_kind, render
 
@@ -92,7 +92,7 @@ def test_workflow_identity_env_is_read_by_export_deploy() -> None:
 
 
 def test_image_env_is_on_every_step_and_read_by_the_model_card(templates: dict[str, dict[str, Any]]) -> None:
-    from odpipe import model_card
+    from odpipe.formats import model_card
 
     assert {model_card.ENV_IMAGE, model_card.ENV_IMAGE_DIGEST} == IMAGE_ENV
     source = Path(model_card.__file__).read_text()

@@ -184,3 +184,57 @@ def test_module_source_never_answers_an_empty_folder(tmp_path: Path, monkeypatch
     monkeypatch.setenv("GOMODCACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(RuntimeError, match=re.escape("github.com/argoproj/argo-workflows/v4: no source")):
         components.module_source(components.ARGO)
+
+
+def test_a_node_restart_keeps_etcd_the_pki_and_the_volumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from e2e.cluster import controlplane, up
+
+    wiping = {"build", "clean", "pki", "volumes"}
+    names = [a.name for a in up.RESTART_ACTIONS]
+    assert names == [a.name for a in up.ACTIONS if a.name not in wiping]
+    member = tmp_path / "etcd" / "member"
+    member.mkdir(parents=True)
+    monkeypatch.setattr(controlplane, "state", lambda *parts: tmp_path.joinpath(*parts))
+    monkeypatch.setattr(controlplane.p, "start", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(controlplane.p, "wait_for", lambda *args, **kwargs: 0.0)
+    next(a for a in up.RESTART_ACTIONS if a.name == "etcd").run(print)
+    assert member.is_dir(), "a restart's etcd started without its data"
+    next(a for a in up.ACTIONS if a.name == "etcd").run(print)
+    assert not member.exists(), "make cluster's etcd kept an earlier cluster's data"
+
+
+def _tool(folder: Path, name: str, script: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+
+
+def test_a_task_image_streams_into_the_node_and_a_failed_copy_names_both_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker save` piped into `ctr images import -` (no tarball on disk); stand-in tools on PATH record
+    what went through the pipe, since neither Docker's daemon nor the node's containerd runs here."""
+    got = tmp_path / "imported"
+    _tool(tmp_path, "docker", 'case "$1" in image) echo sha256:abc;; save) printf IMAGE-BYTES;; esac\n')
+    _tool(
+        tmp_path,
+        "ctr",
+        f'[ "$(echo "$@" | grep -c -- "import --snapshotter overlayfs -$")" = 1 ] || exit 9\ncat > {got}\n',
+    )
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.setattr(images, "state", lambda *parts: tmp_path.joinpath("state", *parts))
+    assert images.load_docker_image("ghcr.io/odpipe/train:0.1.0") is True
+    assert got.read_text() == "IMAGE-BYTES"
+
+    _tool(
+        tmp_path,
+        "docker",
+        'case "$1" in image) echo sha256:def;; save) echo "no space left on device" >&2; exit 1;; esac\n',
+    )
+    _tool(tmp_path, "ctr", 'cat > /dev/null; echo "unexpected EOF" >&2; exit 1\n')
+    with pytest.raises(SystemExit) as failed:
+        images.load_docker_image("ghcr.io/odpipe/train:0.1.0")
+    said = str(failed.value)
+    assert "failed 2 times" in said and "GiB free" in said
+    assert "docker save exited 1: no space left on device" in said
+    assert "ctr images import exited 1: unexpected EOF" in said

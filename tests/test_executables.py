@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from odpipe.executables import beside_interpreter, executable, find_executable
+from odpipe.common.executables import beside_interpreter, executable, find_executable
 
 
 def test_a_program_beside_the_interpreter_wins() -> None:

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from odpipe.common.storage import Storage
 from odpipe.export.repository import ModelRepository
 from odpipe.local.s3server import S3Server
-from odpipe.storage import Storage
 from report_check import check_evaluation_report, check_model_report
 
 
@@ -30,7 +30,7 @@ def _cli(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """prepare -> train (2 epochs, CPU) on synthetic data; returns the root holding the artifacts."""
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     src = tmp_path_factory.mktemp("src")
     make_dataset(src, images=12, size=64, seed=4)

@@ -74,7 +74,7 @@ def _pipeline(state: Path, src: Path, server_env: dict[str, str], endpoint: str)
 
 @pytest.mark.slow
 def test_two_pipelines_on_one_s3_never_mix_artifacts(tmp_path: Path) -> None:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     if not full():
         pytest.skip("two whole pipelines at once cost ~90 s on 2 cores: `make faults` runs this one")

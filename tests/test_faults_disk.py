@@ -60,7 +60,7 @@ def test_disk_full_during_a_training_checkpoint(tmp_path: Path) -> None:
     """The checkpoint does not fit: the error names the run folder; with space again the rerun resumes or
     starts over (never from a truncated last.pt) and trains every epoch."""
     from faults.kill import odpipe_cli, odpipe_env
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     make_dataset(tmp_path / "src", images=12, size=64, seed=5)
     prepare = [

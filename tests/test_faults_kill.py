@@ -17,8 +17,8 @@ import pytest
 from conftest import shared_testdata
 from faults.kill import Hook, after, exists, glob_count, kill_when, odpipe_cli, odpipe_env
 from faults.record import Tally, full
+from odpipe.common.storage import Storage
 from odpipe.export.repository import ModelRepository
-from odpipe.storage import Storage
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 BCCD_VAL = ("bccd", "voc2coco", "sample", "outputs", "bccd_val_cocoformat.json")
@@ -42,7 +42,14 @@ def _prepare_args() -> list[str]:
 
 def _building(datasets: Path, files: int) -> Hook:
     """True once a build folder holds `files` files (the dataset is being written)."""
-    return lambda: any(sum(1 for f in d.rglob("*") if f.is_file()) >= files for d in datasets.glob(".tmp-*"))
+
+    def counted() -> bool:
+        try:
+            return any(sum(1 for f in d.rglob("*") if f.is_file()) >= files for d in datasets.glob(".tmp-*"))
+        except FileNotFoundError:  # the build folder was renamed into place while it was walked: too late
+            return False
+
+    return counted
 
 
 def _prepare_points(data: Path, outputs: Path, dataset_id: str, took: float) -> dict[str, Hook]:
@@ -90,7 +97,7 @@ def test_sigkill_during_prepare_then_rerun_gives_the_same_dataset(tmp_path: Path
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     src = tmp_path_factory.mktemp("src")
     make_dataset(src, images=12, size=64, seed=3)

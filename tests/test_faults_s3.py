@@ -23,10 +23,10 @@ from botocore.config import Config
 from faults.record import Tally, full
 from faults.s3 import KillableS3, RequestCounter, counting, lost_bytes, server_at
 from odpipe.cli import app
-from odpipe.errors import StorageError
+from odpipe.common.errors import StorageError
+from odpipe.common.storage import Storage
 from odpipe.export.repository import ModelRepository
 from odpipe.local.staging import ArtifactStore, collect_outputs, fetch_inputs
-from odpipe.storage import Storage
 from typer.testing import CliRunner
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

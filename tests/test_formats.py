@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from odpipe.atomic import building_dir, copy_file, replacing, write_text
-from odpipe.dataset_manifest import (
+from odpipe.common.atomic import building_dir, copy_file, replacing, write_text
+from odpipe.common.errors import InputError
+from odpipe.common.jsonfile import write_json
+from odpipe.formats.dataset_manifest import (
     SCHEMA,
     ManifestClass,
     build_manifest,
@@ -18,8 +20,6 @@ from odpipe.dataset_manifest import (
     write_data_yaml,
     write_manifest,
 )
-from odpipe.errors import InputError
-from odpipe.jsonfile import write_json
 
 
 def test_atomic_write_leaves_no_temp_file_and_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_data_yaml_and_image_listing(tmp_path: Path) -> None:
 
 
 def test_model_card_schema_and_fields() -> None:
-    from odpipe import model_card
+    from odpipe.formats import model_card
 
     card = model_card.build_card(
         dataset_id="abc",

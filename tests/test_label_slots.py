@@ -103,7 +103,7 @@ def test_a_new_run_keeps_its_own_lock(tmp_path: Path) -> None:
 
 
 def test_prepare_writes_its_labels_into_slots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from odpipe.contract import Layout
+    from odpipe.formats.contract import Layout
     from odpipe.prepare import label_slots as module
     from odpipe.prepare import run as step
     from prepare_golden import cases

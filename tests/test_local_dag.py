@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 from odpipe.local.dag import dag_order, dependencies, entry_dag
 from odpipe.local.errors import UnsupportedArgo
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from odpipe.contract import PARAM_DATASET_ID
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
+from odpipe.formats.contract import PARAM_DATASET_ID
 from odpipe.local.errors import UnsupportedArgo
 from odpipe.local.placeholders import fnv32a, new_workflow_name, node_name, pod_name, substitute
 

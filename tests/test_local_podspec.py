@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from odpipe.contract import DATA_SUBDIR, DATASET_MANIFEST, INPUTS_SUBDIR, OUTPUTS_SUBDIR
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
+from odpipe.formats.contract import DATA_SUBDIR, DATASET_MANIFEST, INPUTS_SUBDIR, OUTPUTS_SUBDIR
 from odpipe.local.chart import artifact_repository, task_env, workflow_templates
 from odpipe.local.errors import ChartError, UnsupportedArgo
 from odpipe.local.executors.docker import check_supported, create_args

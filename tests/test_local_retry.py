@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from odpipe.errors import GateFailed, InputError
+from odpipe.common.errors import GateFailed, InputError
 from odpipe.local.errors import UnsupportedArgo
-from odpipe.local.retry import backoff_seconds, parse_duration, retry_allowed
+from odpipe.local.retry import backoff_seconds, max_duration_refusal, parse_duration, retry_allowed
 
 CHART_EXPRESSION = f'lastRetry.exitCode not in ["{InputError.exit_code}", "{GateFailed.exit_code}"]'
 
@@ -38,8 +38,17 @@ def test_go_durations() -> None:
         parse_duration("30 seconds")
 
 
-def test_backoff_grows_by_factor_and_stops_at_max_duration() -> None:
-    strategy = {"limit": 5, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "2m"}}
-    waits = [backoff_seconds(strategy, n) for n in range(1, 5)]
-    assert waits == [30, 60, 30, 0]  # 30 + 60 + 30 = 120 s = maxDuration
+def test_backoff_grows_by_factor_up_to_its_cap() -> None:
+    strategy = {"limit": 5, "backoff": {"duration": "30s", "factor": 2, "cap": "2m"}}
+    assert [backoff_seconds(strategy, n) for n in range(1, 5)] == [30, 60, 120, 120]
     assert backoff_seconds({"limit": 2}, 1) == 0
+
+
+def test_max_duration_counts_from_the_first_attempts_start_as_argo_does() -> None:
+    # Argo v4.0.5 (workflow/controller/operator.go): deadline = first child's StartedAt + maxDuration,
+    # run time included; past it, or when the backoff would end past it, the step is not retried
+    strategy = {"limit": 2, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"}}
+    assert max_duration_refusal(strategy, 0.0, 120.0, 30.0) is None
+    assert max_duration_refusal(strategy, 0.0, 590.0, 30.0) == "Backoff would exceed max duration limit"
+    assert max_duration_refusal(strategy, 0.0, 601.0, 30.0) == "Max duration limit exceeded"
+    assert max_duration_refusal({"limit": 2, "backoff": {"duration": "30s"}}, 0.0, 1e6, 30.0) is None

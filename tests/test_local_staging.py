@@ -8,7 +8,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from odpipe.contract import (
+from odpipe.common.errors import InputError
+from odpipe.common.storage import Storage
+from odpipe.formats.contract import (
     BEST_WEIGHTS,
     DATASET_MANIFEST,
     ENV_ARTIFACTS_BUCKET,
@@ -18,9 +20,7 @@ from odpipe.contract import (
     PARAMS_SUBDIR,
     RUN_DIR,
 )
-from odpipe.errors import InputError
 from odpipe.local.staging import ARTIFACT_REF, ArtifactStore, collect_outputs, fetch_inputs, tar_to, untar
-from odpipe.storage import Storage
 
 OUT = f"/{OUTPUTS_SUBDIR}"
 

@@ -10,7 +10,7 @@ import os
 import pytest
 from odpipe.check_inputs.kube_api import ApiError, KubeApi
 from odpipe.check_inputs.memo_cache import collected, entry_artifacts
-from odpipe.storage import S3Uri, Storage
+from odpipe.common.storage import S3Uri, Storage
 
 
 def _entry(*keys: str, bucket: str | None = None) -> str:

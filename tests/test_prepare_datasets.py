@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import shared_testdata
 from helpers import odpipe
-from odpipe.storage import Storage
+from odpipe.common.storage import Storage
 
 BCCD_OUT = ("bccd", "voc2coco", "sample", "outputs")
 BCCD_IMAGES = ("bccd", "BCCD_Dataset", "BCCD", "JPEGImages")
@@ -210,7 +210,7 @@ def test_same_input_reused_and_parameters_change_the_id(tmp_path: Path, shapes: 
 
 
 def test_killed_run_leaves_nothing_taken_for_finished(tmp_path: Path) -> None:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     src = tmp_path / "src"
     make_dataset(src, images=1500, size=64, seed=3)

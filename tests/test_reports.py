@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from helpers import odpipe
-from odpipe import contract, model_card
 from odpipe.coco.evaluate import evaluate_detailed
+from odpipe.common.storage import Storage
+from odpipe.formats import contract, model_card
 from odpipe.reports.html import Rendered, fmt
 from odpipe.reports.write import write_rendered
-from odpipe.storage import Storage
 from report_check import (
     check_dataset_report,
     check_evaluation_report,
@@ -36,7 +36,7 @@ CSV_HEADER = (
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     src = tmp_path_factory.mktemp("src")
     make_dataset(src, images=16, size=96, seed=3)
@@ -79,8 +79,8 @@ def _detections(gt: dict[str, Any]) -> tuple[list[dict[str, Any]], int, int]:
 def test_a_large_set_report_samples_images_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Above the box budget the report's per-class statistics come from every k-th image (bounded memory
     at COCO scale); the page says so and the per-split counts still come whole from the manifest."""
+    from odpipe.coco.synthetic import make_dataset
     from odpipe.prepare import run as step
-    from odpipe.synthetic import make_dataset
 
     monkeypatch.setattr(step, "REPORT_BOX_BUDGET", 10)
     make_dataset(tmp_path / "src", images=16, size=96, seed=3)

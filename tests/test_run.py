@@ -86,7 +86,7 @@ def check_run_reports(out: str, run_dir: Path, tmp: Path, name: str) -> None:
 
 
 def test_synthetic_end_to_end_follows_argo_layout(tmp_path: Path) -> None:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     make_dataset(tmp_path / "src", images=16, size=64, seed=5)
     state = tmp_path / "state"
@@ -156,7 +156,7 @@ def test_synthetic_end_to_end_follows_argo_layout(tmp_path: Path) -> None:
 
 
 def test_bad_annotations_fail_at_prepare_with_its_message(tmp_path: Path) -> None:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     make_dataset(tmp_path / "src", images=8, size=64, seed=6)
     doc = json.loads((tmp_path / "src/annotations.json").read_text())
@@ -173,7 +173,7 @@ def test_bad_annotations_fail_at_prepare_with_its_message(tmp_path: Path) -> Non
 
 
 def test_failed_step_then_resume(tmp_path: Path) -> None:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     make_dataset(tmp_path / "src", images=12, size=64, seed=7)
     state = tmp_path / "state"
@@ -233,7 +233,7 @@ def test_sigkill_of_the_runner_leaves_nothing_behind_and_resume_works(tmp_path: 
     import signal
     import time
 
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     make_dataset(tmp_path / "src", images=12, size=64, seed=8)
     state = tmp_path / "state"

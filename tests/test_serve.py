@@ -21,11 +21,11 @@ import pytest
 pytest.importorskip("kserve", reason="odpipe serve needs the [serve] extra (kserve)")
 httpclient = pytest.importorskip("tritonclient.http", reason="the tests call the server with tritonclient[http]")
 from conftest import drop_bucket  # noqa: E402
+from odpipe.common.storage import Storage  # noqa: E402
 from odpipe.export.inference import decode, preprocess, unletterbox  # noqa: E402
 from odpipe.export.repository import ModelRepository  # noqa: E402
 from odpipe.local.s3server import S3Server  # noqa: E402
 from odpipe.serve.launch import ServeProcess, http_status  # noqa: E402
-from odpipe.storage import Storage  # noqa: E402
 from test_export_deploy import _cli  # noqa: E402
 from triton_proto import parse_config_pbtxt  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
@@ -64,7 +64,7 @@ class Published:
 
 @pytest.fixture(scope="session")
 def published(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     bucket = f"models-serve-{uuid.uuid4().hex[:8]}"
     env = {**s3_server.env(), "ODPIPE_MODELS_BUCKET": bucket}

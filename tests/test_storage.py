@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from odpipe.errors import StorageError
+from odpipe.common.errors import StorageError
+from odpipe.common.storage import S3Uri, Storage, sha256_file
 from odpipe.local.s3server import VOLUME_MAX, S3Server
-from odpipe.storage import S3Uri, Storage, sha256_file
 
 
 def test_upload_download_verified_and_atomic(s3: Storage, tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_upload_download_verified_and_atomic(s3: Storage, tmp_path: Path) -> Non
 
 def test_multipart_upload_composite_checksum(s3: Storage, tmp_path: Path) -> None:
     from boto3.s3.transfer import TransferConfig
-    from odpipe.storage import _StreamHasher
+    from odpipe.common.storage import _StreamHasher
 
     s3.transfer = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
     bucket = os.environ["ODPIPE_MODELS_BUCKET"]

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from odpipe.errors import InputError, StorageError
+from odpipe.common.errors import InputError, StorageError
+from odpipe.common.storage import S3Uri, Storage
 from odpipe.prepare.sync import STATE_FILE, relative_key, sync_prefix
-from odpipe.storage import S3Uri, Storage
 
 OBJECTS = 1_150  # more than one page of list_objects_v2 (1,000 keys)
 

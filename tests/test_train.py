@@ -21,7 +21,7 @@ FAST = ["--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu"]
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prepared synthetic dataset: returns the ODPIPE_ROOT that holds it."""
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
 
     src = tmp_path_factory.mktemp("src")
     make_dataset(src, images=12, size=64, seed=2)

@@ -1,4 +1,4 @@
-"""odpipe/triton_config.py: the model card -> Triton's model configuration, as config.pbtxt and JSON."""
+"""odpipe/formats/triton_config.py: the model card -> Triton's model configuration, as config.pbtxt and JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib.util
 from typing import Any
 
 import pytest
-from odpipe.triton_config import model_config, to_pbtxt, ultralytics_metadata
+from odpipe.formats.triton_config import model_config, to_pbtxt, ultralytics_metadata
 from triton_proto import parse_config_pbtxt
 
 # find_spec, not an import: tritonclient.grpc and kserve (test_serve.py) cannot share one process

@@ -41,6 +41,15 @@ def up() -> None:
 
 
 @app.command()
+def restart() -> None:
+    """Reboot the node: stop everything as `down` does, then start again keeping etcd, the PKI and the volumes."""
+    from .up import restart as reboot
+
+    times = reboot(say)
+    say("restarted: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items() if v >= 0.5))
+
+
+@app.command()
 def down() -> None:
     """Stop the cluster; fails when anything (process, mount, namespace, cgroup) is left behind."""
     from .down import down as stop

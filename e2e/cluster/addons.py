@@ -50,7 +50,7 @@ kind: ConfigMap
 metadata: {{name: coredns, namespace: kube-system}}
 data:
   Corefile: |
-    .:1053 {{
+    .:53 {{
         errors
         health :8080 {{
             lameduck 5s
@@ -85,14 +85,18 @@ spec:
         runAsNonRoot: true
         runAsUser: 65532
         seccompProfile: {{type: RuntimeDefault}}
+        # Port 53 in the pod, as kubeadm's and kind's CoreDNS: a NetworkPolicy's port is the pod's, so
+        # policies allowing DNS on 53 hold only where DNS listens there. Non-root binds it through this
+        # namespaced, safe sysctl (the image here carries no file capability).
+        sysctls: [{{name: net.ipv4.ip_unprivileged_port_start, value: "53"}}]
       containers:
         - name: coredns
           image: {image}
           imagePullPolicy: Never
           args: [-conf, /etc/coredns/Corefile]
           ports:
-            - {{name: dns, containerPort: 1053, protocol: UDP}}
-            - {{name: dns-tcp, containerPort: 1053, protocol: TCP}}
+            - {{name: dns, containerPort: 53, protocol: UDP}}
+            - {{name: dns-tcp, containerPort: 53, protocol: TCP}}
           resources:
             requests: {{cpu: 50m, memory: 32Mi}}
             limits: {{memory: 128Mi}}
@@ -123,8 +127,8 @@ spec:
   clusterIP: {NET.dns_ip}
   selector: {{k8s-app: kube-dns}}
   ports:
-    - {{name: dns, port: 53, targetPort: 1053, protocol: UDP}}
-    - {{name: dns-tcp, port: 53, targetPort: 1053, protocol: TCP}}
+    - {{name: dns, port: 53, targetPort: 53, protocol: UDP}}
+    - {{name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}}
 """
 
 
@@ -164,6 +168,27 @@ def make_volumes() -> None:
     shutil.rmtree(VOLUMES, ignore_errors=True)
     for i in range(VOLUME_COUNT):
         (VOLUMES / f"pv-{i}").mkdir(parents=True)
+
+
+def network_policy_rbac() -> str:
+    """What the NetworkPolicy enforcer reads, and nothing else."""
+    return """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "odpipe:network-policy"}
+rules:
+  - apiGroups: [""]
+    resources: [pods, namespaces]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [networkpolicies]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "odpipe:network-policy"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "odpipe:network-policy"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "odpipe:network-policy"}]
+"""
 
 
 def apply(kubectl: list[str], manifest: str) -> None:

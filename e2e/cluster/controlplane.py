@@ -27,9 +27,11 @@ def _get(url: str, *, tls: bool = False, self_signed: bool = False) -> bool:
         return bool(resp.status == 200)
 
 
-def start_etcd() -> None:
+def start_etcd(keep: bool = False) -> None:
+    """etcd starts empty unless `keep` (a node's restart keeps its data)."""
     data = state("etcd")
-    shutil.rmtree(data, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(data, ignore_errors=True)
     p.start(
         "etcd",
         [

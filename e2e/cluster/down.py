@@ -20,7 +20,15 @@ from .layout import CONTAINERD_SOCK, RUN, STATE, run_dir
 from .node import restore_host_sysctls
 
 #: stopped in this order: first what starts containers, then the API, then the runtime
-DAEMONS = ("kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
+DAEMONS = (
+    "network-policy",
+    "kube-proxy",
+    "kubelet",
+    "kube-scheduler",
+    "kube-controller-manager",
+    "kube-apiserver",
+    "etcd",
+)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -120,12 +128,12 @@ def _remove_cgroups() -> None:
 def down(say: Callable[[str], None] = print) -> list[str]:
     """Stop everything; returns what is still left (empty when clean)."""
     sandbox_netns: list[str] = []
-    for name in DAEMONS[:2]:
+    for name in DAEMONS[:3]:  # the node's own daemons, before its containers
         p.stop(name)
     if p.running("containerd") is not None:
         sandbox_netns = _sandbox_netns()
         _remove_containers()
-    for name in DAEMONS[2:]:
+    for name in DAEMONS[3:]:
         p.stop(name)
     p.stop("containerd")
     _kill(_our_processes() + _pod_processes())

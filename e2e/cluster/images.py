@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,19 +245,42 @@ def task_images() -> dict[str, str]:
     return {k: v for k, v in refs.items() if not k.endswith("_build_seconds")}
 
 
-def load_docker_image(ref: str) -> bool:
-    """An image from the local Docker engine (make images) into the node, unless already there."""
+def load_docker_image(ref: str, attempts: int = 2) -> bool:
+    """An image from the local Docker engine (make images) into the node, unless already there.
+
+    `docker save` streams straight into `ctr images import -`: no tarball of the image lands on disk
+    (the train image is several GB, and a full disk once made the copy fail in CI). A failed copy is
+    tried again once, then stops naming both tools' own words and the free space."""
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True, check=True
     ).stdout.strip()
     if _already_imported(ref, image_id):
         return False
-    tmp = CACHE / "images" / "docker-save.tar"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        subprocess.run(["docker", "save", "-o", str(tmp), ref], check=True)
-        ctr("images", "import", "--snapshotter", "overlayfs", str(tmp))
-    finally:
-        tmp.unlink(missing_ok=True)
-    _record(ref, image_id)
-    return True
+    errors = ""
+    for _ in range(attempts):
+        errors = _stream_into_containerd(ref)
+        if not errors:
+            _record(ref, image_id)
+            return True
+    free = shutil.disk_usage(CACHE.anchor).free / 2**30
+    raise SystemExit(
+        f"loading {ref} into the node failed {attempts} times ({free:.1f} GiB free on {CACHE.anchor}): {errors}"
+    )
+
+
+def _stream_into_containerd(ref: str) -> str:
+    """`docker save ref | ctr images import -`; what went wrong, or '' when the image is in."""
+    with tempfile.TemporaryFile() as save_err:
+        save = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE, stderr=save_err)
+        imported = ctr("images", "import", "--snapshotter", "overlayfs", "-", stdin=save.stdout, check=False)
+        assert save.stdout is not None
+        save.stdout.close()
+        save.wait()
+        save_err.seek(0)
+        said = save_err.read().decode(errors="replace").strip()
+    problems = []
+    if save.returncode:
+        problems.append(f"docker save exited {save.returncode}: {said}")
+    if imported.returncode:
+        problems.append(f"ctr images import exited {imported.returncode}: {imported.stderr.strip()}")
+    return "; ".join(problems)

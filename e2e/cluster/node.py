@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from . import components as c
 from . import processes as p
 from .images import PAUSE_IMAGE, ctr
-from .layout import CONTAINERD_SOCK, NET, NODE_NAME, run_dir, state
+from .layout import CONTAINERD_SOCK, NET, NODE_NAME, REPO, logs, run_dir, state
 from .pki import PKI, kubeconfig
 
 CNI_BIN = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
@@ -226,3 +227,21 @@ def clean_state() -> None:
     """A fresh node each `up`: the kubelet's and CNI's state go; containerd's image store stays."""
     for path in (state("kubelet"), state("cni"), state("pod-logs")):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def start_network_policy() -> int:
+    """The NetworkPolicy enforcer (e2e/cluster/netpol), a node daemon in the namespace as kube-proxy is.
+    Returns where its log stood (a node restart keeps the log): its first load is written after that."""
+    log = logs("network-policy")
+    offset = log.stat().st_size if log.exists() else 0
+    p.start("network-policy", [sys.executable, "-m", "e2e.cluster.netpol"], env={"PYTHONPATH": str(REPO)})
+    return offset
+
+
+def network_policy_loaded(offset: int = 0) -> bool:
+    log = logs("network-policy")
+    if not log.exists():
+        return False
+    with log.open("rb") as f:
+        f.seek(offset)
+        return b"pods isolated" in f.read()

@@ -50,6 +50,7 @@ def identities() -> list[Identity]:
         Identity("kubelet", f"/O=system:nodes/CN=system:node:{NODE_NAME}"),
         Identity("kubelet-serving", f"/CN={NODE_NAME}", f"IP:{NET.node_ip},DNS:{NODE_NAME}"),
         Identity("kube-proxy", "/CN=system:kube-proxy"),
+        Identity("network-policy", "/CN=odpipe:network-policy"),
     ]
 
 

@@ -92,6 +92,12 @@ def _addons(_: Callable[[str], None]) -> None:
     p.wait_for("CoreDNS ready", _dns_ready, 120, "kubelet")
 
 
+def _network_policies(_: Callable[[str], None]) -> None:
+    addons.apply(tools.kubectl(), addons.network_policy_rbac())
+    offset = node.start_network_policy()
+    p.wait_for("NetworkPolicies enforced", lambda: node.network_policy_loaded(offset), 60, "network-policy")
+
+
 def _unlogged(fn: Callable[[], object]) -> Callable[[Callable[[str], None]], object]:
     return lambda _log: fn()
 
@@ -112,19 +118,38 @@ ACTIONS: tuple[Action, ...] = (
     Action("kube-proxy", _unlogged(node.start_kube_proxy)),
     Action("node ready", _node_ready_wait),
     Action("addons", _addons),
+    Action("network policies", _network_policies),
     Action("wrappers", _unlogged(tools.write_wrappers)),
 )
 
 
-def up(log: Callable[[str], None] = print) -> dict[str, float]:
-    """Runs ACTIONS in order; returns the seconds of each."""
+#: What a node's reboot brings back after `down`: the same actions with etcd's data, the PKI, the volumes
+#: (MinIO's data, the datasets PVC) and the kubelet's and containerd's files kept; only /run starts empty.
+RESTART_ACTIONS: tuple[Action, ...] = tuple(
+    Action("etcd", _unlogged(lambda: controlplane.start_etcd(keep=True))) if a.name == "etcd" else a
+    for a in ACTIONS
+    if a.name not in ("build", "clean", "pki", "volumes")
+)
+
+
+def up(log: Callable[[str], None] = print, actions: tuple[Action, ...] = ACTIONS) -> dict[str, float]:
+    """Runs `actions` (ACTIONS: a cluster from scratch) in order; returns the seconds of each."""
     check_host()
     if is_up():
         log("the cluster is already up (make cluster-down first to start anew)")
         return {}
     times: dict[str, float] = {}
-    for action in ACTIONS:
+    for action in actions:
         started = time.monotonic()
         action.run(log)
         times[action.name] = time.monotonic() - started
     return times
+
+
+def restart(log: Callable[[str], None] = print) -> dict[str, float]:
+    """The node rebooted: everything stopped as `down` stops it (every container killed), then started again
+    with its state kept. Pods come back as the kubelet finds them in the API."""
+    left = down(log)
+    if left:
+        raise RuntimeError(f"the node did not stop cleanly: {'; '.join(left)}")
+    return up(log, RESTART_ACTIONS)

@@ -88,5 +88,11 @@ def argo_images() -> list[str]:
     return ["--set", f"argo-workflows.images.tag={c.ARGO.version}"]
 
 
+def serving_clients() -> dict[str, str]:
+    """The labels e2e/values-cluster.yaml lets reach serve (serving.ingressFrom's pod selector)."""
+    values = yaml.safe_load(CLUSTER_VALUES.read_text())
+    return dict(values["odpipe-workflows"]["serving"]["ingressFrom"][0]["podSelector"]["matchLabels"])
+
+
 def umbrella_values() -> list[str]:
     return ["-f", str(CLUSTER_VALUES), *minio_images(), *odpipe_images(), *argo_images()]

@@ -1,32 +1,47 @@
 """Faults on the real cluster (`make faults-cluster`): on the umbrella's install, a workflow runs and, at a
-point that matters, a pod is deleted: the train pod mid-epoch, Argo's workflow-controller mid-workflow,
-MinIO while train's executor uploads its outputs, the export-deploy pod while it publishes. Each case is
-tried, survived (the workflow Succeeds, or fails naming what it lacks) and lost (objects in MinIO before
-the fault that are gone or changed after it) as `make faults` counts them, into .faults/cluster.jsonl and
-the same table. ODPIPE_FAULTS_FULL=1 repeats each case at more points."""
+point that matters, something is killed: the prepare pod mid-sync, the train pod mid-epoch, the kubelet
+and containerd processes mid-epoch, Argo's workflow-controller mid-workflow, MinIO while an executor
+uploads or downloads an artifact, the export-deploy pod while it publishes, and the whole node (every
+process and container stopped, then started again with etcd, the volumes and MinIO's data kept).
+
+Each case is tried, survived and lost as `make faults` counts them, into .faults/cluster.jsonl and the
+same table. Survived: the workflow Succeeds with exactly one new, whole model version and the dataset id
+of every other run (a node restart may instead fail cleanly if a resubmit then completes). Lost: objects
+in MinIO's three buckets, or files on the datasets volume, that existed before the fault and are gone or
+changed after it. ODPIPE_FAULTS_FULL=1 repeats cases at more points; ODPIPE_FAULTS_ONLY=<part of a name>
+runs only the cases it names."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from e2e.cluster import node
+from e2e.cluster import processes as proc
 from e2e.cluster.layout import REPO
-from e2e.cluster.tools import kubectl
+from e2e.cluster.up import restart
 
-from . import data, umbrella
-from .kube import MODEL, argo, k, kjson, list_objects, s3
+from . import data, disrupt, umbrella
+from .kube import MODEL, argo, kjson, list_objects, s3
+from .memo import output
 from .summary import Report
 
 TARGET = umbrella.TARGET
 LOG = REPO / ".faults" / "cluster.jsonl"
-#: every case trains (no memo), retries come 5 s after a failure (the chart's default backoff is 30 s)
+#: every case trains (no memo); the chart's default retries (2), coming 5 s after a failure (default 30 s)
 SETS = ("--set", "odpipe-workflows.memoize.enabled=false",
+        "--set", "odpipe-workflows.workflow.retryStrategy.limit=2",
         "--set", "odpipe-workflows.workflow.retryStrategy.backoff.duration=5s")  # fmt: skip
 EPOCHS = "4"
+#: what every publish rewrites (the model's serving config): it must still be there, not the same
+REWRITTEN = {f"models/{MODEL}/config.pbtxt"}
 Fault = Callable[[str, str], str]  # (workflow, point) -> what was done
 
 
@@ -34,20 +49,36 @@ def run(r: Report, work: Path) -> None:
     umbrella.install(r, work, *SETS)
     with r.step("upload the bccd set to s3://datasets/bccd/") as note, s3(TARGET) as client:
         note[""] = f"{data.upload(client)} images + annotations.json"
+    only = os.environ.get("ODPIPE_FAULTS_ONLY", "")  # a part of the case names to run, for one case's rerun
     LOG.parent.mkdir(exist_ok=True)
-    LOG.unlink(missing_ok=True)
+    earlier = LOG.read_text().splitlines() if only and LOG.exists() else []
+    kept = [line for line in earlier if only not in json.loads(line)["fault"]]
+    LOG.write_text("".join(f"{line}\n" for line in kept))  # a rerun of some cases keeps the others' rows
     full = os.environ.get("ODPIPE_FAULTS_FULL", "") not in ("", "0")
     cases: list[tuple[str, Fault, list[str]]] = [
+        # first: the datasets volume holds no synced image yet, so the sync has work to be cut in
+        ("cluster: prepare pod deleted mid-sync", delete_prepare_mid_sync, ["sync"]),
         ("cluster: train pod deleted mid-epoch", delete_train_mid_epoch, ["2", "3"] if full else ["2"]),
+        ("cluster: kubelet killed and restarted mid-epoch", restart_kubelet, ["2", "3"] if full else ["2"]),
+        ("cluster: containerd killed and restarted mid-epoch", restart_containerd, ["2", "3"] if full else ["2"]),
         ("cluster: workflow-controller deleted mid-workflow", delete_controller,
          ["train", "export-deploy"] if full else ["train"]),
         ("cluster: MinIO deleted while train's outputs upload", delete_minio_at_upload, ["train"]),
+        ("cluster: MinIO deleted while export-deploy's inputs download", delete_minio_at_download, ["export-deploy"]),
         ("cluster: export-deploy pod deleted while it publishes", delete_export_at_publish, ["publish"]),
+        ("cluster: node restarted mid-workflow", restart_node, ["2", "3"] if full else ["2"]),
     ]  # fmt: skip
+    dataset_ids: dict[str, str] = {}
     for n, (fault, action, points) in enumerate(cases):
+        if only not in fault:
+            continue
         for i, point in enumerate(points):
             with r.step(f"{fault} ({point})") as note:
-                note[""] = try_case(r, fault, f"odpipe-fault-{n}-{i}", action, point)
+                note[""] = try_case(r, fault, f"odpipe-fault-{n}-{i}", action, point, dataset_ids)
+    with r.step("every run, faulted or not, made the same dataset id") as note:
+        if len(set(dataset_ids.values())) != 1:
+            raise RuntimeError(f"dataset ids differ: {dataset_ids}")
+        note[""] = f"{next(iter(dataset_ids.values()))} in {len(dataset_ids)} runs"
     rows = subprocess.run([str(REPO / ".venv/bin/python"), str(REPO / "tools/faults_table.py"), str(LOG)],
                           capture_output=True, text=True, check=False)  # fmt: skip
     r.facts["faults on the cluster"] = rows.stdout.splitlines()
@@ -56,25 +87,48 @@ def run(r: Report, work: Path) -> None:
         raise RuntimeError(f"faults on the cluster not survived: {rows.stderr.strip()}")
 
 
-def try_case(r: Report, fault: str, name: str, action: Fault, point: str) -> str:
+def try_case(r: Report, fault: str, name: str, action: Fault, point: str, dataset_ids: dict[str, str]) -> str:
     before = snapshot()
     models = versions()
-    params = [arg for key, value in data.params(epochs=EPOCHS).items() for arg in ("-p", f"{key}={value}")]
-    argo("submit", "-n", TARGET.namespace, "--from", "workflowtemplate/odpipe-pipeline", "--name", name, *params)
-    done = action(name, point)
-    argo("wait", "-n", TARGET.namespace, name, timeout=1800)
-    wf = json.loads(argo("get", "-n", TARGET.namespace, name, "-o", "json"))
-    phase = wf["status"]["phase"]
+    wf = submit_and_wait(name, lambda: action(name, point))
+    done, phase = wf["_done"], wf["status"]["phase"]
+    if phase != "Succeeded" and action is restart_node:  # a reboot may fail the run: it must fail cleanly
+        again = submit_and_wait(f"{name}-again", lambda: "resubmitted")
+        done += f"; {name} {phase}: {wf['status'].get('message', '')[:120]}; resubmitted"
+        wf, phase = again, again["status"]["phase"]
     after = snapshot()
-    lost = [key for key, etag in before.items() if after.get(key) != etag]
+    lost = [key for key, digest in before.items() if after.get(key) != digest]
+    lost = [key for key in lost if not (key in REWRITTEN and key in after)]
     new = [v for v in versions() if v not in models]
     whole = all(files >= {"model.onnx", "model-card.json"} for v, files in versions().items() if v in new)
-    survived = phase == "Succeeded" and whole and len(new) == 1
+    survived = phase == "Succeeded" and whole and len(new) == 1 and "FAULT NOT PLACED" not in done
+    if survived:
+        dataset_ids[wf["metadata"]["name"]] = output(wf, "dataset-id")
+    retried = sorted(
+        n["displayName"] for n in wf["status"]["nodes"].values() if n["type"] == "Pod" and "(0)" not in n["displayName"]
+    )
+    done += f"; retried pods: {', '.join(retried) or 'none (the pods went on)'}"
     record(fault, survived, len(lost), f"{name}: {done}; {phase}; new versions {sorted(new)}")
     r.facts[f"fault {name}"] = {"fault": fault, "done": done, "phase": phase, "lost": lost[:5], "new": sorted(new)}
-    if not survived:
-        raise RuntimeError(f"{fault}: {phase}, new model versions {sorted(new)}: {wf['status'].get('message', '')}")
-    return f"{done}; {phase}, version {sorted(new)[0]}, {len(lost)} objects lost"
+    if not survived or lost:
+        raise RuntimeError(f"{fault}: {phase}, new model versions {sorted(new)}, lost {lost[:5]}: "
+                           f"{wf['status'].get('message', '')}")  # fmt: skip
+    return f"{done}; {phase}, version {sorted(new)[0]}, {len(before)} objects and files kept"
+
+
+def submit_and_wait(name: str, act: Callable[[], str]) -> dict[str, Any]:
+    """Submit, place the fault, then `argo wait` (not workflows.submit's wait beside the fault: a node
+    restart takes the API away, which a waiting CLI does not outlive)."""
+    params = [arg for key, value in data.params(epochs=EPOCHS).items() for arg in ("-p", f"{key}={value}")]
+    argo("submit", "-n", TARGET.namespace, "--from", "workflowtemplate/odpipe-pipeline", "--name", name, *params)
+    try:
+        done = act()
+    except RuntimeError as exc:  # the run went wrong before the fault's point: that is what to report
+        done = f"FAULT NOT PLACED: {exc}"
+    argo("wait", "-n", TARGET.namespace, name, timeout=1800)
+    wf: dict[str, Any] = json.loads(argo("get", "-n", TARGET.namespace, name, "-o", "json"))
+    wf["_done"] = done
+    return wf
 
 
 def record(fault: str, survived: bool, lost: int, note: str) -> None:
@@ -84,13 +138,26 @@ def record(fault: str, survived: bool, lost: int, note: str) -> None:
 
 
 def snapshot() -> dict[str, str]:
-    """Every object in the three buckets with its ETag (its content's digest for a simple upload)."""
+    """Every object in the three buckets with its ETag (its content's digest for a simple upload), and
+    every file on the datasets volume with its sha256."""
     out: dict[str, str] = {}
     with s3(TARGET) as client:
         for bucket in ("argo-artifacts", "datasets", "models"):
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 out.update({f"{bucket}/{o['Key']}": o["ETag"] for o in page.get("Contents", [])})
+    root = datasets_volume()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            out[f"pvc:{path.relative_to(root)}"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+def datasets_volume() -> Path:
+    """The host folder behind the chart's datasets PVC (a local PersistentVolume on this node)."""
+    claims = kjson("-n", TARGET.namespace, "get", "pvc")["items"]
+    claim = next(c for c in claims if c["metadata"]["name"].endswith("-datasets"))
+    volume = kjson("get", "pv", claim["spec"]["volumeName"])
+    return Path(volume["spec"]["local"]["path"])
 
 
 def versions() -> dict[int, set[str]]:
@@ -104,55 +171,72 @@ def versions() -> dict[int, set[str]]:
     return out
 
 
-def step_pod(workflow: str, step: str, timeout: float = 900) -> str:
-    """The running pod of a step (its node name ends with the task's name)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pods = kjson("-n", TARGET.namespace, "get", "pods", "-l", f"workflows.argoproj.io/workflow={workflow}")
-        for pod in pods["items"]:
-            node = pod["metadata"].get("annotations", {}).get("workflows.argoproj.io/node-name", "")
-            live = pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
-            if node.split(".")[-1].split("(")[0] == step and live:
-                return str(pod["metadata"]["name"])
-        time.sleep(1)
-    raise RuntimeError(f"{workflow}: no running {step} pod within {timeout:.0f} s")
+def step_pod(workflow: str, step: str) -> str:
+    return disrupt.step_pod(TARGET.namespace, workflow, step)
 
 
-def wait_log(pod: str, needle: str, timeout: float = 900) -> None:
-    """Follow a pod's main log until a line holds `needle`."""
-    proc = subprocess.Popen([*kubectl(), "-n", TARGET.namespace, "logs", "-f", pod, "-c", "main"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    deadline = time.monotonic() + timeout
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if needle in line:
-                return
-            if time.monotonic() > deadline:
-                break
-        raise RuntimeError(f"{pod}: no log line with {needle!r}")
-    finally:
-        proc.kill()
+def wait_log(pod: str, needle: str) -> None:
+    disrupt.wait_log(TARGET.namespace, pod, needle)
 
 
 def delete_pod(pod: str) -> None:
-    k("-n", TARGET.namespace, "delete", "pod", pod, "--wait=false")
+    disrupt.delete_pods(TARGET.namespace, pod)
+
+
+def delete_minio() -> None:
+    disrupt.delete_pods(TARGET.namespace, "-l", f"app=minio,release={TARGET.release}")
+
+
+def delete_then_retry(workflow: str, step: str, at: str, retry_says: str) -> str:
+    """Delete the step's pod once its log shows `at`; the retry's log must then show `retry_says`."""
+    pod = step_pod(workflow, step)
+    wait_log(pod, at)
+    delete_pod(pod)
+    wait_log(step_pod(workflow, step), retry_says)
+    return pod
+
+
+def delete_prepare_mid_sync(workflow: str, point: str) -> str:
+    pod = delete_then_retry(workflow, "prepare", f"{point} s3://", "synced s3://")
+    return f"deleted {pod} as it began to {point} the images; the retry synced again"
 
 
 def delete_train_mid_epoch(workflow: str, point: str) -> str:
-    pod = step_pod(workflow, "train")
-    wait_log(pod, f"epoch {point}/{EPOCHS}")
-    delete_pod(pod)
-    retry = step_pod(workflow, "train")
-    wait_log(retry, "resuming after epoch")
+    pod = delete_then_retry(workflow, "train", f"epoch {point}/{EPOCHS}", "resuming after epoch")
     return f"deleted {pod} after epoch {point}; the retry resumed"
 
 
+def kill_and_restart(daemon: str, start: Callable[[], None], workflow: str, point: str) -> str:
+    """SIGKILL a node daemon mid-epoch (its process group: not the containers, whose shims live apart),
+    start it again 10 s later; the train pod goes on, or Argo retries it."""
+    pod = step_pod(workflow, "train")
+    wait_log(pod, f"epoch {point}/{EPOCHS}")
+    pid = proc.running(daemon)
+    if pid is None:
+        raise RuntimeError(f"{daemon} is not running")
+    os.killpg(pid, signal.SIGKILL)
+    time.sleep(10)
+    start()
+    return f"killed {daemon} after epoch {point} of {pod}, restarted it 10 s later"
+
+
+def restart_kubelet(workflow: str, point: str) -> str:
+    return kill_and_restart("kubelet", node.start_kubelet, workflow, point)
+
+
+def restart_containerd(workflow: str, point: str) -> str:
+    return kill_and_restart("containerd", node.start_containerd, workflow, point)
+
+
+def restart_node(workflow: str, point: str) -> str:
+    pod = step_pod(workflow, "train")
+    wait_log(pod, f"epoch {point}/{EPOCHS}")
+    times = restart(lambda _msg: None)
+    return f"restarted the node after epoch {point} of {pod} (up again in {sum(times.values()):.0f} s)"
+
+
 def delete_controller(workflow: str, point: str) -> str:
-    step_pod(workflow, point)
-    selector = "app.kubernetes.io/component=workflow-controller"
-    k("-n", TARGET.namespace, "delete", "pod", "-l", selector, "--wait=false")
-    return f"deleted the workflow-controller while {point} ran"
+    return disrupt.delete_controller(TARGET.namespace, workflow, point)
 
 
 def delete_minio_at_upload(workflow: str, point: str) -> str:
@@ -164,8 +248,22 @@ def delete_minio_at_upload(workflow: str, point: str) -> str:
         if "terminated" in main.get("state", {}):
             break
         time.sleep(0.5)
-    k("-n", TARGET.namespace, "delete", "pod", "-l", f"app=minio,release={TARGET.release}", "--wait=false")
+    delete_minio()
     return f"deleted MinIO as {pod}'s main container ended"
+
+
+def delete_minio_at_download(workflow: str, point: str) -> str:
+    """MinIO deleted as the step's pod starts, before its init container (the executor) has loaded its
+    input artifacts: the load meets MinIO gone, then restarting."""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        for pod in disrupt.workflow_pods(TARGET.namespace, workflow):
+            init = next((c for c in pod["status"].get("initContainerStatuses", []) if c["name"] == "init"), {})
+            if disrupt.pod_step(pod) == point and "terminated" not in init.get("state", {}):
+                delete_minio()
+                return f"deleted MinIO before {pod['metadata']['name']}'s init container had loaded its inputs"
+        time.sleep(0.2)
+    raise RuntimeError(f"{workflow}: {point}'s pod never seen before its inputs were loaded")
 
 
 def delete_export_at_publish(workflow: str, point: str) -> str:
@@ -173,4 +271,3 @@ def delete_export_at_publish(workflow: str, point: str) -> str:
     wait_log(pod, "batch-1 CPU latency")  # the last measurement: the publish comes next
     delete_pod(pod)
     return f"deleted {pod} as it began to {point}"
-

@@ -6,6 +6,7 @@ in MinIO. Nothing is made by hand beyond what the README tells such a user to do
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import shutil
@@ -33,7 +34,9 @@ def run(r: Report, work: Path) -> None:
     with r.step("install Argo Workflows from its release manifests (kubectl apply --server-side -k)") as note:
         install_argo(work)
         note[""] = f"Argo {c.ARGO.version}, namespace {ARGO_NS}, cluster-install"
-    user, password = f"odpipe-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+    # as docs/cluster.md: `openssl rand -base64 24` (token_urlsafe may begin with "-", which the MinIO
+    # chart's post job hands to `mc alias set` as a flag: seen once, the job crash-looped)
+    user, password = f"odpipe-{secrets.token_hex(4)}", base64.b64encode(secrets.token_bytes(24)).decode()
     with r.step("helm install minio (its chart alone: standalone, 1 replica, NodePort, generated credentials)") as note:
         helm_install(MINIO, charts.minio_chart(work), *minio_sets(user, password))
         note[""] = f"MinIO {c.minio_release(c.MINIO.version)}, buckets {', '.join(BUCKETS)}"

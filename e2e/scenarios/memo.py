@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .kube import Target, argo, k, kjson, list_objects, objects, s3
@@ -73,9 +74,10 @@ def check_memoized(r: Report, target: Target, first: dict[str, Any], name: str, 
 
 
 def check_collected(r: Report, target: Target, trained: dict[str, Any], name: str, params: dict[str, str],
-                    controller_ns: str) -> None:  # fmt: skip
+                    controller_ns: str, during: Callable[[str], str] | None = None) -> None:  # fmt: skip
     """Delete the workflow that trained: its prefix in argo-artifacts goes, models/ stays; the cache entry
-    that named its weights is dropped by the next identical run's check-inputs, which then trains."""
+    that named its weights is dropped by the next identical run's check-inputs, which then trains (with
+    `during`, a fault, beside it)."""
     wf_name = trained["metadata"]["name"]
     status = train_node(trained)["memoizationStatus"]
     with r.step(f"argo delete {wf_name}: its artifacts are collected, the models stay") as note:
@@ -98,7 +100,7 @@ def check_collected(r: Report, target: Target, trained: dict[str, Any], name: st
         note[""] = (f"{len(before) - len(left)} artifacts deleted ({len(pictures)} report picture files left by "
                     f"Argo), {len(models)} model objects kept; the cache entry names {len(stale)} deleted")  # fmt: skip
     with r.step("the same run again: check-inputs drops the entry whose weights were collected, train runs") as note:
-        wf = submit(target, name, params)
+        wf = submit(target, name, params, during=during)
         log = step_log(target, wf, "check-inputs")
         if memo_hit(wf) or not train_pods(wf) or f"dropped entry {status['key']}" not in log:
             raise RuntimeError(f"{name}: memo hit {memo_hit(wf)}, train pods {train_pods(wf)}; "
@@ -108,7 +110,15 @@ def check_collected(r: Report, target: Target, trained: dict[str, Any], name: st
         if not all(key.startswith(f"{name}/") for key in keys):
             raise RuntimeError(f"the cache entry names {keys}, not {name}'s artifacts")
         r.facts["collected"]["retrained"] = {"workflow": name, "seconds": round(wf["_wall"], 1)}
-        note[""] = f"{wf['_wall']:.0f} s; the entry now names {name}'s weights"
+        fault = f"; {wf['_during']}" if during else ""
+        note[""] = f"{wf['_wall']:.0f} s; the entry now names {name}'s weights{fault}"
+    with r.step(f"that run's check-inputs swept the picture folders Argo's GC left of {wf_name}") as note:
+        left = objects(target, "argo-artifacts", f"{wf_name}/")
+        swept = [line for line in log.splitlines() if line.startswith("report pictures:")]
+        if left or not swept:
+            raise RuntimeError(f"{wf_name}: {len(left)} objects left ({sorted(left)[:3]}); check-inputs: {swept}")
+        r.facts["collected"]["swept"] = swept[0]
+        note[""] = f"nothing left under {wf_name}/; {swept[0]}"
 
 
 def cache_entry(namespace: str, configmap: str, key: str) -> dict[str, Any]:

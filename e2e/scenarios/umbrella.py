@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import charts, data
+from . import charts, data, disrupt
 from .failures import run_failures
 from .kube import MODEL, Target, helm, helm_install, k, kjson, objects, s3, s3_credentials
 from .local import odpipe_run_seconds
 from .memo import check_collected, check_memoized, memo_hit, output
+from .netpol import check_network_policies, check_serving_policy
 from .security import check_security
 from .serving import Traffic, infer, serve_url, wait_serving_version
 from .summary import Report
@@ -42,12 +43,16 @@ def run(r: Report, work: Path) -> None:
     check_artifacts(r, "odpipe-e2e-v1")
     check_ui(r, TARGET.namespace, f"{TARGET.release}-argo-workflows-server", TARGET.secret, "odpipe-e2e-v1")
     check_security(r, TARGET, r.facts["workflow v1"], WORKFLOW_SA)
+    check_network_policies(r, TARGET, "odpipe-e2e-v1", (f"{TARGET.release}-argo-workflows-server", 2746))
     check_memoized(r, TARGET, wf1, "odpipe-e2e-v1-again", params)
     url = serve_v1(r)
+    check_serving_policy(r, TARGET, charts.serving_clients())
     run_failures(r, TARGET, str(charts.UMBRELLA), charts.umbrella_values, params)
     swap_to_v2(r, url, params)
     scheduled_run(r, params)
-    check_collected(r, TARGET, r.facts["workflow v2"], "odpipe-e2e-v3", {**params, "epochs": "1"}, TARGET.namespace)
+    # the light form of `make faults-cluster`: the controller is deleted while this run trains
+    check_collected(r, TARGET, r.facts["workflow v2"], "odpipe-e2e-v3", {**params, "epochs": "1"}, TARGET.namespace,
+                    during=lambda wf: disrupt.delete_controller(TARGET.namespace, wf, "train"))  # fmt: skip
     upgrade_keeps_credentials(r)
     uninstall(r)
     with r.step("odpipe run on the same data (processes, embedded S3), for comparison") as note:

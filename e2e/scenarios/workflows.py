@@ -7,6 +7,7 @@ import json
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -76,12 +77,15 @@ def _pod_record(pod: dict[str, Any]) -> dict[str, Any]:
 
 
 def submit(target: Target, name: str, params: dict[str, str], *, expect_success: bool = True,
-           template: str = "odpipe-pipeline") -> dict[str, Any]:  # fmt: skip
+           template: str = "odpipe-pipeline",
+           during: Callable[[str], str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Submit and wait; `during(name)` (a fault, say) runs beside the wait and its result is `_during`."""
     args = ["submit", "-n", target.namespace, "--from", f"workflowtemplate/{template}", "--name", name, "--wait"]
     for key, value in params.items():
         args += ["-p", f"{key}={value}"]
     watch = PodWatch(target.namespace, name)
     watch.start()
+    beside = Beside(during, name) if during else None
     started = time.monotonic()
     argo(*args, check=False)
     wall = time.monotonic() - started
@@ -89,10 +93,37 @@ def submit(target: Target, name: str, params: dict[str, str], *, expect_success:
     watch.finish()
     wf = json.loads(argo("get", "-n", target.namespace, name, "-o", "json"))
     wf["_wall"], wf["_pods"] = wall, watch.pods
+    if beside:
+        wf["_during"] = beside.result()
     phase = wf["status"]["phase"]
     if expect_success and phase != "Succeeded":
         raise RuntimeError(f"workflow {name} {phase}: {wf['status'].get('message', '')}\n{failure_messages(wf)}")
     return wf
+
+
+class Beside(threading.Thread):
+    """Runs `act(workflow)` while the workflow runs; `result()` gives what it returned or raises what it raised."""
+
+    def __init__(self, act: Callable[[str], str], workflow: str) -> None:
+        super().__init__(daemon=True)
+        self.act, self.workflow = act, workflow
+        self.done: str | None = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.done = self.act(self.workflow)
+        except BaseException as exc:  # handed to the caller by result()
+            self.error = exc
+
+    def result(self) -> str:
+        self.join(60)
+        if self.is_alive():
+            raise RuntimeError(f"beside {self.workflow}: still running a minute after the workflow ended")
+        if self.error:
+            raise RuntimeError(f"beside {self.workflow}: {self.error}") from self.error
+        return self.done or ""
 
 
 def pod_steps(wf: dict[str, Any]) -> list[dict[str, Any]]:

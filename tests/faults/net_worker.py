@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from odpipe.errors import StorageError
+from odpipe.common.errors import StorageError
+from odpipe.common.storage import Storage
 from odpipe.local.s3server import S3Server
-from odpipe.storage import Storage
 
 from faults.proxy import Proxy
 

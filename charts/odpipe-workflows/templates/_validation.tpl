@@ -46,3 +46,18 @@ check-inputs is what drops an entry whose weights artifactGC collected (else tha
 {{- fail "memoize.enabled needs workflow.checkInputs.enabled: check-inputs drops train cache entries whose weights were collected, without it such a run would fail loading them. Enable check-inputs, or set memoize.enabled=false." -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Argo counts retryStrategy.backoff.maxDuration from a step's first attempt, run time included, and gives a
+retry's pod what is left of it as its deadline (v4.0.5 operator.go): shorter than train's deadline, a train
+pod lost after that long is never retried, though it would resume from its checkpoint.
+*/}}
+{{- define "odpipe-workflows.assertRetryOutlastsTrain" -}}
+{{- with .Values.workflow.retryStrategy.backoff.maxDuration -}}
+{{- $unit := dict "s" 1 "m" 60 "h" 3600 -}}
+{{- $seconds := mul (trimSuffix (substr (sub (len .) 1 | int) (len .) .) .) (get $unit (substr (sub (len .) 1 | int) (len .) .)) -}}
+{{- if lt (int $seconds) (int $.Values.workflow.trainDeadlineSeconds) -}}
+{{- fail (printf "workflow.retryStrategy.backoff.maxDuration %s is shorter than workflow.trainDeadlineSeconds (%v s): Argo counts maxDuration from a step's first attempt, run time included, so a train pod lost after %s would never be retried. Leave maxDuration unset (cap bounds each wait), or set it above the train deadline." . $.Values.workflow.trainDeadlineSeconds .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -29,6 +29,11 @@ the bucket). A template of odpipe-pipeline itself, so its name stays among the f
       - --memo-cache
       - {{ printf "%s/%s" (include "odpipe-workflows.controllerNamespace" .) (include "odpipe-workflows.memoConfigMap" .) | quote }}
       {{- end }}
+      {{- $gc := .Values.workflow.artifactGC }}
+      {{- if and $gc.strategy $gc.sweepReportPictures.enabled }}
+      - --sweep-report-pictures-after
+      - {{ $gc.sweepReportPictures.minAgeSeconds | quote }}
+      {{- end }}
     env:
       {{- include "odpipe-workflows.taskEnv" (dict "context" . "task" $task) | nindent 6 }}
       - name: ODPIPE_CREDENTIALS_FROM

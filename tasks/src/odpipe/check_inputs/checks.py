@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from odpipe.storage import Buckets, S3Uri, Storage, error_code
+from odpipe.common.storage import Buckets, S3Uri, Storage, error_code
 
 # what each bucket is for, with the chart value that names it
 BUCKET_ROLES = (

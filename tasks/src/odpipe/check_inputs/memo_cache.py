@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from odpipe.check_inputs.kube_api import ApiError, KubeApi
-from odpipe.storage import S3Uri, Storage
+from odpipe.common.storage import S3Uri, Storage
 
 MAX_TRIES = 5  # the controller writes the same ConfigMap: a conflicting update is read and tried again
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from odpipe.check_inputs.checks import BUCKET_ROLES, Inputs, Problem, check
-from odpipe.console import console
-from odpipe.errors import OdpipeError
-from odpipe.storage import Buckets, Storage
+from odpipe.check_inputs.picture_sweep import sweep
+from odpipe.common.console import console
+from odpipe.common.errors import OdpipeError
+from odpipe.common.storage import Buckets, Storage
 
 
 @dataclass(frozen=True)
@@ -16,12 +17,14 @@ class CheckOptions:
     images_prefix: str = ""
     credentials_from: str = "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
     memo_cache: str = ""  # NAMESPACE/CONFIGMAP of Argo's train cache; empty: none
+    sweep_pictures_after: float | None = None  # seconds: sweep orphan report picture folders; None: never
 
 
 @dataclass
 class CheckResult:
     problems: list[Problem]
     dropped: dict[str, list[str]] = field(default_factory=dict)  # memo cache entries, by key: what they lacked
+    swept: dict[str, int] = field(default_factory=dict)  # orphan report picture folders: files deleted
 
     @property
     def exit_code(self) -> int:
@@ -32,7 +35,8 @@ class CheckResult:
 
 
 def run(options: CheckOptions, storage: Storage | None = None) -> CheckResult:
-    """Check S3 and the run's inputs; when all is well and a memo cache is named, prune it. Raises
+    """Check S3 and the run's inputs; when all is well, prune the memo cache if one is named and sweep
+    the report picture folders Argo's GC left if asked. Raises
     OdpipeError when S3 or the Kubernetes API cannot be asked at all."""
     buckets = Buckets.from_env()
     storage = storage or Storage(max_attempts=3)
@@ -46,7 +50,13 @@ def run(options: CheckOptions, storage: Storage | None = None) -> CheckResult:
         what += f" and images under s3://{buckets.datasets}/{options.images_prefix.strip('/')}/"
     console.print(f"ok: {storage.endpoint_url} accepts the credentials; buckets {names}; {what}", markup=False)
     dropped = _prune_memo_cache(options.memo_cache, storage, buckets.artifacts) if options.memo_cache else {}
-    return CheckResult([], dropped)
+    swept = {}
+    if options.sweep_pictures_after is not None:
+        swept = sweep(storage, buckets.artifacts, options.sweep_pictures_after)
+        files = sum(swept.values())
+        console.print(f"report pictures: {files} files in {len(swept)} folders whose report was collected, swept",
+                      markup=False)  # fmt: skip
+    return CheckResult([], dropped, swept)
 
 
 def _prune_memo_cache(configmap: str, storage: Storage, bucket: str) -> dict[str, list[str]]:

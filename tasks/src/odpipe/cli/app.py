@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from odpipe import __version__
-from odpipe.errors import OdpipeError
+from odpipe.common.errors import OdpipeError
 
 app = typer.Typer(
     name="odpipe",
@@ -66,8 +66,8 @@ def _main(
 
 
 def fail(exc: OdpipeError) -> None:
-    from odpipe.console import console
-    from odpipe.termination import record
+    from odpipe.common.console import console
+    from odpipe.common.termination import record
 
     console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
     record(str(exc))

@@ -7,15 +7,15 @@ from typing import Annotated
 import typer
 
 from odpipe.cli.app import fail
-from odpipe.errors import OdpipeError
+from odpipe.common.errors import OdpipeError
 
 
 def check_s3(
     bucket: Annotated[list[str], typer.Option("--bucket", help="A bucket that must exist (repeatable).")],
 ) -> None:
     """Check the S3 endpoint answers with the configured credentials and the buckets exist (helm test)."""
-    from odpipe.console import console
-    from odpipe.storage import Storage
+    from odpipe.common.console import console
+    from odpipe.common.storage import Storage
 
     try:
         storage = Storage(max_attempts=3)
@@ -49,19 +49,32 @@ def check_inputs(
             "artifacts were collected are dropped, so that run trains again (empty: no cache).",
         ),
     ] = "",
+    sweep_report_pictures_after: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ODPIPE_SWEEP_REPORT_PICTURES_AFTER",
+            help="Seconds: delete the report picture folders in the artifacts bucket whose report is gone "
+            "(Argo's artifact GC leaves them) once their newest file is this old (unset: never).",
+        ),
+    ] = None,
 ) -> None:
     """Check the S3 endpoint, credentials, the three buckets and the run's inputs before the pipeline starts.
 
     Every problem is named with the chart value or parameter that sets it: exit 2, or 3 when S3 does not
-    answer. With --memo-cache, the train cache is then pruned of entries whose weights are gone.
+    answer. With --memo-cache, the train cache is then pruned of entries whose weights are gone; with
+    --sweep-report-pictures-after, picture folders whose report was collected are deleted.
     """
     from odpipe.check_inputs.run import CheckOptions
     from odpipe.check_inputs.run import run as run_check
-    from odpipe.console import console
-    from odpipe.termination import record
+    from odpipe.common.console import console
+    from odpipe.common.termination import record
 
     try:
-        result = run_check(CheckOptions(annotations_key, images_prefix, credentials_from, memo_cache))
+        options = CheckOptions(
+            annotations_key, images_prefix, credentials_from, memo_cache,
+            sweep_pictures_after=sweep_report_pictures_after,
+        )  # fmt: skip
+        result = run_check(options)
     except OdpipeError as exc:
         fail(exc)
         return

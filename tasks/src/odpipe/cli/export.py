@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from odpipe.cli.app import DataOpt, InputsOpt, OutputsOpt, fail
-from odpipe.errors import OdpipeError
-from odpipe.precision import Precision
+from odpipe.common.errors import OdpipeError
+from odpipe.formats.precision import Precision
 
 
 def export_deploy(
@@ -87,7 +87,7 @@ def export_deploy(
     bucket; outputs model.onnx and model-card.json; output parameter model-version. A failed gate exits 4
     and publishes nothing.
     """
-    from odpipe.contract import Layout
+    from odpipe.formats.contract import Layout
     from odpipe.ultralytics_env import prepare_offline
 
     prepare_offline()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from odpipe.cli.app import Engine, fail
-from odpipe.errors import OdpipeError
+from odpipe.common.errors import OdpipeError
 
 if TYPE_CHECKING:
     from odpipe.local.run import RunOptions
@@ -121,9 +121,9 @@ def demo(
     """Generate a small synthetic COCO set (coloured shapes, nothing downloaded), run the whole pipeline,
     then put the published model live with `odpipe serve` and send it one validation image; ends with the
     paths of the HTML reports (dataset, evaluation, model)."""
-    from odpipe import contract
-    from odpipe.console import console
-    from odpipe.synthetic import make_dataset
+    from odpipe.coco.synthetic import make_dataset
+    from odpipe.common.console import console
+    from odpipe.formats import contract
 
     source = state_dir / "synthetic"
     annotations = source / contract.ANNOTATIONS

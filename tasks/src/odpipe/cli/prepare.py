@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from odpipe.cli.app import DataOpt, InputsOpt, OutputsOpt, fail
-from odpipe.errors import OdpipeError
+from odpipe.common.errors import OdpipeError
 
 
 def prepare(
@@ -98,8 +98,8 @@ def prepare(
     Outputs dataset.json and report.json; output parameter dataset-id. Bad annotations are dropped with a
     warning; the run fails when the input is not COCO instances or nothing trainable remains.
     """
-    from odpipe import contract
-    from odpipe.contract import Layout
+    from odpipe.formats import contract
+    from odpipe.formats.contract import Layout
 
     if link_mode not in ("hardlink", "symlink", "copy"):
         raise typer.BadParameter("must be hardlink, symlink or copy", param_hint="--link-mode")
@@ -107,7 +107,7 @@ def prepare(
     if len([x for x in (images, images_prefix, images_path) if x]) != 1:
         raise typer.BadParameter("give exactly one of --images, --images-prefix, --images-path", param_hint="--images")
     if images_prefix:
-        from odpipe.storage import Buckets, S3Uri
+        from odpipe.common.storage import Buckets, S3Uri
 
         images = str(S3Uri(Buckets.from_env().datasets, images_prefix.strip("/")))
     elif images_path:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from odpipe.cli.app import fail
-from odpipe.errors import OdpipeError
+from odpipe.common.errors import OdpipeError
 
 
 def serve(
@@ -115,7 +115,7 @@ def check_serve(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for readiness.")] = 120.0,
 ) -> None:
     """Check that odpipe serve (or any KServe v2 server) is ready, and every named model too (helm test)."""
-    from odpipe.console import console
+    from odpipe.common.console import console
     from odpipe.serve.check import readiness
 
     status = readiness(url, model_name, timeout)

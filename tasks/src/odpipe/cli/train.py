@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from odpipe.cli.app import DataOpt, InputsOpt, OutputsOpt, fail
-from odpipe.errors import OdpipeError
+from odpipe.common.errors import OdpipeError
 
 
 def train(
@@ -58,7 +58,7 @@ def train(
     Outputs best.pt, metrics.json and run/; output parameter map50-95. Checkpoints every epoch under
     <data>/runs/<run-id>: rerunning with the same run id resumes an interrupted run.
     """
-    from odpipe.contract import Layout
+    from odpipe.formats.contract import Layout
     from odpipe.ultralytics_env import prepare_offline
 
     prepare_offline(verbose=verbose)
@@ -82,7 +82,7 @@ def train(
     except OdpipeError as exc:
         fail(exc)
         return
-    from odpipe.console import console
+    from odpipe.common.console import console
 
     s = result.metrics["stats"]
     console.print(

@@ -1,1 +1,1 @@
-"""COCO instances: reading, recognising what a file is, and evaluating detections (COCOeval)."""
+"""COCO instances: reading, recognising what a file is, evaluating detections (COCOeval), a synthetic set."""

@@ -10,7 +10,7 @@ from odpipe.coco.digits import may_hold_long_integer
 from odpipe.coco.regular import StreamedTable, decode_regular
 from odpipe.coco.stream import nested_too_deeply, read_streaming
 from odpipe.coco.table import AnnotationTable
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 
 try:
     import orjson

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 
 CHUNK = 1 << 22
 _WS = " \t\n\r"

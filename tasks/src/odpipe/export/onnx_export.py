@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from odpipe.atomic import replacing
-from odpipe.errors import OdpipeError
+from odpipe.common.atomic import replacing
+from odpipe.common.errors import OdpipeError
 from odpipe.export.graph_passes import optimize_for_onnxruntime
-from odpipe.triton_config import ultralytics_metadata
+from odpipe.formats.triton_config import ultralytics_metadata
 
 
 @dataclass

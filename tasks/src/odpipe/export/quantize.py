@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from odpipe.atomic import copy_file
-from odpipe.dataset_manifest import image_files
-from odpipe.errors import InputError, OdpipeError
+from odpipe.common.atomic import copy_file
+from odpipe.common.errors import InputError, OdpipeError
 from odpipe.export.inference import preprocess
+from odpipe.formats.dataset_manifest import image_files
 
 
 def decode_nodes(model: Any) -> list[str]:

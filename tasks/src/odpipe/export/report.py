@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odpipe.console import warn
-from odpipe.dataset_manifest import Dataset
-from odpipe.jsonfile import read_json_object
+from odpipe.common.console import warn
+from odpipe.common.jsonfile import read_json_object
+from odpipe.formats.dataset_manifest import Dataset
 
 if TYPE_CHECKING:
     from odpipe.reports.html import Rendered
@@ -27,7 +27,7 @@ class ModelReport:
             self.previous = None
 
     def __call__(self, card: dict[str, Any]) -> Rendered:
-        from odpipe import contract
+        from odpipe.formats import contract
         from odpipe.reports.model import TITLE, model_report
         from odpipe.reports.write import failed_page
 

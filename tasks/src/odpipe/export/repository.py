@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odpipe import contract, model_card
-from odpipe.console import warn
-from odpipe.errors import InputError, PublishConflict, StorageError
-from odpipe.storage import S3Uri, Storage
+from odpipe.common.console import warn
+from odpipe.common.errors import InputError, PublishConflict, StorageError
+from odpipe.common.storage import S3Uri, Storage
+from odpipe.formats import contract, model_card
 
 if TYPE_CHECKING:
     from odpipe.reports.html import Rendered

@@ -10,15 +10,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from odpipe import contract, model_card
-from odpipe.console import console
-from odpipe.contract import Layout
-from odpipe.dataset_manifest import Dataset, load_dataset
-from odpipe.errors import GateFailed, InputError
+from odpipe.common.console import console
+from odpipe.common.errors import GateFailed, InputError
+from odpipe.common.jsonfile import read_json_object, write_json
+from odpipe.common.storage import Buckets, Storage, sha256_file
 from odpipe.export.gate import Deployed, GateLimits, Measured, gate_problems
-from odpipe.jsonfile import read_json_object, write_json
-from odpipe.precision import PRECISIONS, Precision
-from odpipe.storage import Buckets, Storage, sha256_file
+from odpipe.formats import contract, model_card
+from odpipe.formats.contract import Layout
+from odpipe.formats.dataset_manifest import Dataset, load_dataset
+from odpipe.formats.precision import PRECISIONS, Precision
 
 
 @dataclass
@@ -157,8 +157,8 @@ def _read_inputs(
 
 def _export_imgsz(opts: ExportOptions, weights: Path) -> int:
     """--imgsz, else the size the checkpoint was trained at (checking the checkpoint either way)."""
+    from odpipe.formats.yolo_checkpoint import check_checkpoint, train_imgsz
     from odpipe.ultralytics_env import import_ultralytics
-    from odpipe.yolo_checkpoint import check_checkpoint, train_imgsz
 
     import_ultralytics()
     ckpt = check_checkpoint(weights)
@@ -308,7 +308,7 @@ def _publish(
     dataset: Dataset,
 ) -> ExportOutcome:
     from odpipe.export.report import ModelReport
-    from odpipe.triton_config import model_config, to_pbtxt
+    from odpipe.formats.triton_config import model_config, to_pbtxt
 
     owner = {"workflow_name": opts.workflow_name, "workflow_uid": opts.workflow_uid, "host": os.uname().nodename}
     config = to_pbtxt(model_config(name, card))

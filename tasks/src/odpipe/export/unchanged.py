@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odpipe import contract, model_card
+from odpipe.formats import contract, model_card
 
 if TYPE_CHECKING:
-    from odpipe.contract import Layout
     from odpipe.export.repository import ModelRepository
+    from odpipe.formats.contract import Layout
 
 #: the options that change the published file; the gate's limits and the workflow's name do not
 ARTIFACT_OPTIONS = ("opset", "dynamic", "imgsz", "max_batch_size", "precision", "calibration_images")

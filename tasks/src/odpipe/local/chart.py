@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from odpipe.errors import InputError
-from odpipe.executables import find_executable
+from odpipe.common.errors import InputError
+from odpipe.common.executables import find_executable
 from odpipe.local.errors import ChartError
 
 RELEASE = "odpipe"

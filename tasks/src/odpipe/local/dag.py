@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 from odpipe.local.errors import UnsupportedArgo
 
 _UNSUPPORTED_TASK_FIELDS = frozenset({"when", "withItems", "withParam", "withSequence", "continueOn", "hooks"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from odpipe.errors import InputError, OdpipeError
+from odpipe.common.errors import InputError, OdpipeError
 
 
 class UnsupportedArgo(OdpipeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 from odpipe.local.errors import UnsupportedArgo
 
 PARAM_RE = re.compile(r"{{\s*([^{}]+?)\s*}}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 from odpipe.local.errors import UnsupportedArgo
 from odpipe.local.executors.base import BindMount, ContainerRun, MemoryMount, Resources, Security
 from odpipe.local.placeholders import substitute

@@ -59,15 +59,25 @@ def parse_duration(text: str | int | float) -> float:
 
 
 def backoff_seconds(strategy: dict[str, Any], retry: int) -> float:
-    """Seconds to wait before retry number `retry` (1-based): duration * factor^(retry-1), capped so the
-    total wait stays within maxDuration, as Argo's controller does."""
+    """Seconds to wait before retry number `retry` (1-based): duration * factor^(retry-1), at most `cap`."""
     backoff = strategy.get("backoff") or {}
     if not backoff.get("duration"):
         return 0.0
-    base = parse_duration(backoff["duration"])
-    factor = float(backoff.get("factor", 1) or 1)
-    wait = base * factor ** (retry - 1)
-    if backoff.get("maxDuration"):
-        total_before = sum(base * factor**i for i in range(retry - 1))
-        wait = max(0.0, min(wait, parse_duration(backoff["maxDuration"]) - total_before))
+    wait = parse_duration(backoff["duration"]) * float(backoff.get("factor", 1) or 1) ** (retry - 1)
+    if backoff.get("cap"):
+        wait = min(wait, parse_duration(backoff["cap"]))
     return wait
+
+
+def max_duration_refusal(strategy: dict[str, Any], first_started: float, now: float, wait: float) -> str | None:
+    """Argo's reason not to retry under `backoff.maxDuration`, or None. Its clock starts when the step's first
+    attempt started, run time included: a step that ran longer is never retried."""
+    limit = (strategy.get("backoff") or {}).get("maxDuration")
+    if not limit:
+        return None
+    deadline = first_started + parse_duration(limit)
+    if now > deadline:
+        return "Max duration limit exceeded"
+    if now + wait > deadline:
+        return "Backoff would exceed max duration limit"
+    return None

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from odpipe.console import console
-from odpipe.contract import (
+from odpipe.common.console import console
+from odpipe.common.errors import InputError
+from odpipe.common.jsonfile import write_json
+from odpipe.common.storage import S3Uri, Storage, is_s3_uri, s3_client, sha256_file
+from odpipe.formats.contract import (
     DEFAULT_DATASETS_BUCKET,
     DEFAULT_MODELS_BUCKET,
     ENV_DATASETS_BUCKET,
@@ -30,8 +33,6 @@ from odpipe.contract import (
     PARAM_MAP,
     PARAM_MODEL_VERSION,
 )
-from odpipe.errors import InputError
-from odpipe.jsonfile import write_json
 from odpipe.local.chart import artifact_repository, find_chart, render_chart, task_env, workflow_templates
 from odpipe.local.errors import ChartError
 from odpipe.local.executors import make_executor
@@ -41,7 +42,6 @@ from odpipe.local.podspec import PodContext
 from odpipe.local.runner import DagRunner, StepResult, Workflow
 from odpipe.local.s3server import Credentials, S3Server
 from odpipe.local.staging import ArtifactStore
-from odpipe.storage import S3Uri, Storage, is_s3_uri, s3_client, sha256_file
 
 PIPELINE = "odpipe-pipeline"
 PIPELINE_TASK_TEMPLATE = "odpipe-prepare"  # its env names the buckets
@@ -344,7 +344,7 @@ def print_summary(summary: RunSummary, *, reports: bool = True) -> None:
 
 def run_reports(run_dir: Path) -> dict[str, Path]:
     """The HTML reports the run's steps wrote (artifact name -> local file), in pipeline order."""
-    from odpipe import contract
+    from odpipe.formats import contract
 
     out: dict[str, Path] = {}
     for task in contract.TASKS:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odpipe.errors import InputError, OdpipeError
+from odpipe.common.errors import InputError, OdpipeError
 from odpipe.local.dag import dag_order, entry_dag
 from odpipe.local.errors import UnsupportedArgo
 from odpipe.local.executors.base import STATUS_FAILED, STATUS_SUCCEEDED, TaskExecutor
 from odpipe.local.placeholders import node_name, pod_name, substitute
 from odpipe.local.podspec import PodContext, container_run
-from odpipe.local.retry import backoff_seconds, retry_allowed
+from odpipe.local.retry import backoff_seconds, max_duration_refusal, retry_allowed
 from odpipe.local.staging import ARTIFACT_REF, ArtifactStore, collect_outputs, fetch_inputs
 
 _UNSUPPORTED_TEMPLATE_FIELDS = frozenset(
@@ -164,16 +164,21 @@ class DagRunner:
             self.on_event("running", None, f"{name} ({pod})" + (f", retry {attempt}" if attempt else ""))
             result = self._attempt(name, pod, tpl, scope, sources)
             result.attempts, result.seconds = attempt + 1, time.monotonic() - started
+            wait = backoff_seconds(strategy, attempt + 1)
+            refused = max_duration_refusal(strategy, started, time.monotonic(), wait)
             if (
                 result.status == STATUS_SUCCEEDED
                 or attempt >= limit
                 or not retry_allowed(strategy.get("expression"), result.exit_code, result.status)
+                or refused
             ):
+                if refused and result.status != STATUS_SUCCEEDED and attempt < limit:
+                    result.message = f"{result.message}; {refused}" if result.message else refused
                 self.on_event("finished", result, name)
                 return result
             attempt += 1
             self.on_event("retrying", result, name)
-            self.sleep(backoff_seconds(strategy, attempt))
+            self.sleep(wait)
 
     def _attempt(
         self, task: str, pod: str, tpl: dict[str, Any], scope: dict[str, str], sources: dict[str, str]

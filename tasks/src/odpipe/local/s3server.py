@@ -20,8 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from odpipe.errors import StorageError
-from odpipe.executables import find_executable
+from odpipe.common.errors import StorageError
+from odpipe.common.executables import find_executable
 from odpipe.local.procs import term_with_parent
 
 _PORT_FLAGS = (

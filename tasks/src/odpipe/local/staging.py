@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
+from odpipe.common.storage import Storage
 from odpipe.local.errors import UnsupportedArgo
 from odpipe.local.placeholders import substitute
-from odpipe.storage import Storage
 
 ARTIFACT_REF = "artifact:"  # how a task output artifact is passed to the next task's scope
 

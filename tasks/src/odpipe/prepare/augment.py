@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from odpipe.dataset_manifest import images_dir, labels_dir
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
+from odpipe.formats.dataset_manifest import images_dir, labels_dir
 from odpipe.prepare.validate import Category, ImageRecord
 from odpipe.prepare.yolo import dataset_name
 

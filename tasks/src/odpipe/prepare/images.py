@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from odpipe.jsonfile import write_compact_json
+from odpipe.common.jsonfile import write_compact_json
 from odpipe.prepare.jpeg_header import jpeg_size
 
 

@@ -12,12 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from odpipe import __version__, contract
-from odpipe.atomic import building_dir
+from odpipe import __version__
 from odpipe.coco.load import load_instances
-from odpipe.console import info, progress
-from odpipe.contract import Layout
-from odpipe.dataset_manifest import (
+from odpipe.common.atomic import building_dir
+from odpipe.common.console import info, progress
+from odpipe.common.errors import InputError
+from odpipe.common.jsonfile import write_json
+from odpipe.common.storage import S3Uri, Storage, is_s3_uri
+from odpipe.formats import contract
+from odpipe.formats.contract import Layout
+from odpipe.formats.dataset_manifest import (
     DATA_YAML,
     SPLITS,
     ManifestClass,
@@ -27,8 +31,6 @@ from odpipe.dataset_manifest import (
     write_data_yaml,
     write_manifest,
 )
-from odpipe.errors import InputError
-from odpipe.jsonfile import write_json
 from odpipe.prepare import augment as augment_mod
 from odpipe.prepare.dataset_id import dataset_id
 from odpipe.prepare.images import HashCache
@@ -41,7 +43,6 @@ from odpipe.prepare.sync import local_dir_for, sync_prefix
 from odpipe.prepare.validate import Category, ImageRecord, Source, Validated, validate
 from odpipe.prepare.yolo import LinkMode, dataset_name, write_coco_split, write_split_images
 from odpipe.reports.dataset import SplitBoxes
-from odpipe.storage import S3Uri, Storage, is_s3_uri
 
 if TYPE_CHECKING:
     from odpipe.reports.html import Rendered

@@ -6,7 +6,7 @@ import hashlib
 import math
 from pathlib import Path, PurePosixPath
 
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 from odpipe.prepare.report import Report
 from odpipe.prepare.validate import ImageRecord
 

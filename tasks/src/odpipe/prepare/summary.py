@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from odpipe.console import console
+from odpipe.common.console import console
 from odpipe.prepare.run import PrepareResult
 
 

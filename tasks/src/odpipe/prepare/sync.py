@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from odpipe import contract
-from odpipe.errors import InputError
-from odpipe.jsonfile import write_compact_json
-from odpipe.storage import SYNC_THREADS, ObjectInfo, S3Uri, Storage
+from odpipe.common.errors import InputError
+from odpipe.common.jsonfile import write_compact_json
+from odpipe.common.storage import SYNC_THREADS, ObjectInfo, S3Uri, Storage
+from odpipe.formats import contract
 
 STATE_FILE = ".odpipe-sync.json"
 IN_FLIGHT = SYNC_THREADS * 4  # downloads queued ahead of the threads; the listing waits beyond this

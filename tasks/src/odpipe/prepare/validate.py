@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from odpipe.coco.table import AnnotationTable
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 from odpipe.prepare import box_rules
 from odpipe.prepare.boxes import Box, BoxStore
 from odpipe.prepare.images import HashCache, ImageCheck, ImageIndex, PathEscapes, inspect_many

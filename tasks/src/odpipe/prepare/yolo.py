@@ -1,6 +1,6 @@
 """Write the Ultralytics YOLO layout: images/<split>, labels/<split>, and COCO JSON per eval split with
 the original category ids (what the evaluator scores against). Folder names and data.yaml come from
-`odpipe.dataset_manifest`."""
+`odpipe.formats.dataset_manifest`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from odpipe.atomic import write_via
-from odpipe.dataset_manifest import SPLITS, images_dir, labels_dir
+from odpipe.common.atomic import write_via
+from odpipe.formats.dataset_manifest import SPLITS, images_dir, labels_dir
 from odpipe.prepare.label_slots import LabelSlots
 from odpipe.prepare.validate import Category, ImageRecord
 

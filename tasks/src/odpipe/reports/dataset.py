@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from odpipe import contract
+from odpipe.formats import contract
 from odpipe.reports.html import Page, Rendered, add_drawn
 from odpipe.reports.images import TRUTH, Drawn, add_image
 from odpipe.reports.svg import bar_chart, histogram_chart

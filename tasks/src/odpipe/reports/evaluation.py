@@ -7,8 +7,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from odpipe import contract
 from odpipe.coco.evaluate import REPORT_CONF, EvalDetail
+from odpipe.formats import contract
 from odpipe.reports.confusion import confusion_matrix
 from odpipe.reports.html import Page, Rendered
 from odpipe.reports.images import PREDICTED, TRUTH, Drawn, add_image

@@ -111,7 +111,7 @@ class Page:
 def add_drawn(page: Page, what: str, draw: Callable[[], bytes], mime: str, caption: str) -> bool:
     """A drawn picture into the page; any failure becomes a note there and a warning in the log (a report
     never fails its step). True when drawn."""
-    from odpipe.console import warn
+    from odpipe.common.console import warn
 
     try:
         data = draw()

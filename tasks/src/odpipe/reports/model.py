@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from odpipe import contract
 from odpipe.coco.evaluate import REPORT_CONF
+from odpipe.formats import contract
 from odpipe.reports.dataset import sample_images
 from odpipe.reports.evaluation import image_boxes
 from odpipe.reports.html import Page, Rendered

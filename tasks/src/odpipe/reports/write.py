@@ -9,9 +9,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from odpipe import contract
-from odpipe.atomic import write_text
-from odpipe.console import info, warn
+from odpipe.common.atomic import write_text
+from odpipe.common.console import info, warn
+from odpipe.formats import contract
 from odpipe.reports.html import Page, Rendered
 
 

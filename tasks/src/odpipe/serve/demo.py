@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from odpipe import contract
-from odpipe.console import console
-from odpipe.errors import OdpipeError
+from odpipe.common.console import console
+from odpipe.common.errors import OdpipeError
+from odpipe.common.storage import Storage
 from odpipe.export.repository import ModelRepository
+from odpipe.formats import contract
 from odpipe.local.s3server import Credentials, S3Server
 from odpipe.serve.launch import ServeProcess
-from odpipe.storage import Storage
 
 
 def validation_image(data_dir: Path, dataset_id: str | None) -> Path:

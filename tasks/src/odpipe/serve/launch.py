@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from odpipe.errors import OdpipeError
+from odpipe.common.errors import OdpipeError
 
 
 def free_port(host: str = "127.0.0.1") -> int:

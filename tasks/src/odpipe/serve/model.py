@@ -10,9 +10,9 @@ from kserve import Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from odpipe.formats.triton_config import model_config
 from odpipe.serve import images, request
 from odpipe.serve.detector import Detections, Detector, Thresholds
-from odpipe.triton_config import model_config
 
 
 def version_key(name: str, version: int) -> str:
@@ -53,7 +53,7 @@ class DetectorModel(Model):
         return request.OUTPUTS_METADATA + raw
 
     def triton_config(self) -> dict[str, Any]:
-        """What Triton answers on /v2/models/<name>/config for this version (see odpipe.triton_config)."""
+        """What Triton answers on /v2/models/<name>/config for this version (see odpipe.formats.triton_config)."""
         return model_config(self.model_name, self.card)
 
     async def predict(  # type: ignore[override]

@@ -21,6 +21,7 @@ from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.model_repository import ModelRepository as Registry
 from kserve.protocol.rest.server import RESTServer
 
+from odpipe.common.storage import Buckets, Storage
 from odpipe.export.repository import ModelRepository, check_name
 from odpipe.serve import errors
 from odpipe.serve.dataplane import PolledRepositoryExtension, ServingDataPlane
@@ -30,7 +31,6 @@ from odpipe.serve.metrics import MetricsMiddleware
 from odpipe.serve.policy import VersionPolicy
 from odpipe.serve.routes import VersionRouteMiddleware, install_config_route
 from odpipe.serve.watcher import RepositoryWatcher, WatcherOptions
-from odpipe.storage import Buckets, Storage
 
 log = logging.getLogger("odpipe.serve")
 
@@ -158,4 +158,3 @@ async def serve_until_stopped(options: ServeOptions, storage: Storage | None = N
         poller.cancel()
         shutil.rmtree(watcher.scratch, ignore_errors=True)  # the loaded versions' files
     log.info("stopped")
-

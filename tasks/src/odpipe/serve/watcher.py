@@ -14,14 +14,14 @@ from pathlib import Path
 
 from kserve.model_repository import ModelRepository as Registry
 
-from odpipe import contract
-from odpipe.errors import OdpipeError
+from odpipe.common.errors import OdpipeError
+from odpipe.common.storage import sha256_file
 from odpipe.export.repository import ModelRepository
+from odpipe.formats import contract
 from odpipe.serve import metrics
 from odpipe.serve.detector import Detector, Thresholds
 from odpipe.serve.model import DetectorModel, version_key
 from odpipe.serve.policy import VersionPolicy
-from odpipe.storage import sha256_file
 
 log = logging.getLogger("odpipe.serve")
 

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from odpipe.atomic import replace_with_digest
-from odpipe.storage import sha256_file
+from odpipe.common.atomic import replace_with_digest
+from odpipe.common.storage import sha256_file
 
 DIGEST_SUFFIX = ".sha256"
 NEXT_SUFFIX = ".sha256.next"

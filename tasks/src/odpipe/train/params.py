@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 
 # Set by odpipe itself (paths, resume, the named flags): not accepted in the pass-through.
 MANAGED = {

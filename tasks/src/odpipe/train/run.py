@@ -10,19 +10,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odpipe import __version__, contract
-from odpipe.atomic import copy_file, no_space
-from odpipe.console import console, progress
-from odpipe.contract import Layout
-from odpipe.dataset_manifest import DATA_YAML, Dataset, load_dataset
-from odpipe.errors import InputError
-from odpipe.jsonfile import read_json_object, write_json
-from odpipe.storage import sha256_file
+from odpipe import __version__
+from odpipe.common.atomic import copy_file, no_space
+from odpipe.common.console import console, progress
+from odpipe.common.errors import InputError
+from odpipe.common.jsonfile import read_json_object, write_json
+from odpipe.common.storage import sha256_file
+from odpipe.formats import contract
+from odpipe.formats.contract import Layout
+from odpipe.formats.dataset_manifest import DATA_YAML, Dataset, load_dataset
+from odpipe.formats.yolo_checkpoint import check_checkpoint
 from odpipe.train.checkpoint import atomic_final_strip, checkpoint_problem, use_atomic_paths
 from odpipe.train.params import TrainParams, check_extra, resolve_device
 from odpipe.train.resume import Start, decide_start, describe_difference
 from odpipe.ultralytics_env import without_training_albumentations
-from odpipe.yolo_checkpoint import check_checkpoint
 
 if TYPE_CHECKING:
     from odpipe.coco.evaluate import EvalDetail

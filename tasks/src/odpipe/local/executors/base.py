@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from odpipe.model_card import ENV_IMAGE, ENV_IMAGE_DIGEST
+from odpipe.formats.model_card import ENV_IMAGE, ENV_IMAGE_DIGEST
 
 STATUS_SUCCEEDED = "Succeeded"
 STATUS_FAILED = "Failed"

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from odpipe.errors import InputError, OdpipeError
+from odpipe.common.errors import InputError, OdpipeError
 from odpipe.local.errors import UnsupportedArgo
 from odpipe.local.executors.base import IMAGE_DIGEST_ENV, STATUS_FAILED, STATUS_SUCCEEDED, ContainerRun, ExecResult
 

@@ -11,8 +11,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from odpipe.contract import ROOT_ENV
-from odpipe.executables import find_executable
+from odpipe.common.executables import find_executable
+from odpipe.formats.contract import ROOT_ENV
 from odpipe.local.errors import UnsupportedArgo
 from odpipe.local.executors.base import (
     IMAGE_DIGEST_ENV,

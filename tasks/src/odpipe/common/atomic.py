@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from odpipe.errors import StorageError
+from odpipe.common.errors import StorageError
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 

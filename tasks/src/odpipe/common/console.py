@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from odpipe.jsonfile import write_json as _write_json
+from odpipe.common.jsonfile import write_json as _write_json
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 

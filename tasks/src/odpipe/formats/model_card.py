@@ -1,6 +1,6 @@
 """The model card (``model-card.json``, schema ``odpipe.model-card/v1``): the format export-deploy writes
 beside each published model and reads back for ``--require-improvement``. Its artifact name is in
-`odpipe.contract`; its schema and fields are here.
+`odpipe.formats.contract`; its schema and fields are here.
 """
 
 from __future__ import annotations

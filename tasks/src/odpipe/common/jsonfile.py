@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from odpipe.atomic import write_text
-from odpipe.errors import InputError
+from odpipe.common.atomic import write_text
+from odpipe.common.errors import InputError
 
 
 def read_json_object(path: Path, what: str) -> dict[str, Any]:

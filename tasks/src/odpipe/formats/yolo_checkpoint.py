@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from odpipe.errors import InputError
+from odpipe.common.errors import InputError
 
 
 def check_checkpoint(path: Path) -> dict[str, Any]:

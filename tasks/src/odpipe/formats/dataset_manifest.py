@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from odpipe import contract
-from odpipe.atomic import write_text
-from odpipe.errors import InputError
-from odpipe.jsonfile import read_json_object, write_json
+from odpipe.common.atomic import write_text
+from odpipe.common.errors import InputError
+from odpipe.common.jsonfile import read_json_object, write_json
+from odpipe.formats import contract
 
 SCHEMA = "odpipe.dataset/v1"
 SPLITS = ("train", "val", "test")

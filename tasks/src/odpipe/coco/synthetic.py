@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from odpipe import contract
+from odpipe.formats import contract
 
 CATEGORIES = [{"id": 1, "name": "square"}, {"id": 2, "name": "circle"}, {"id": 3, "name": "triangle"}]
 _COLORS = {1: (220, 40, 40), 2: (40, 160, 40), 3: (40, 60, 220)}

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from odpipe import contract
-from odpipe.atomic import replacing
-from odpipe.errors import StorageError
+from odpipe.common.atomic import replacing
+from odpipe.common.errors import StorageError
+from odpipe.formats import contract
 
 SHA256_META = "sha256"
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -70,6 +70,7 @@ class ObjectInfo:
     key: str
     size: int
     etag: str
+    modified: float = 0.0  # seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,11 @@ class Storage:
         try:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    yield ObjectInfo(obj["Key"], int(obj["Size"]), str(obj.get("ETag", "")).strip('"'))
+                    when = obj.get("LastModified")
+                    yield ObjectInfo(
+                        obj["Key"], int(obj["Size"]), str(obj.get("ETag", "")).strip('"'),
+                        when.timestamp() if when else 0.0,
+                    )  # fmt: skip
         except Exception as exc:
             raise self._fail("listing", bucket, prefix, exc) from exc
 

@@ -6,7 +6,7 @@ artifacts from ``/artifacts/outputs`` and mounts the datasets volume at ``/data`
 ``odpipe run`` are checked against this module by tests, not kept in step by copy.
 
 The formats of the artifacts odpipe defines itself each have one owner beside this module:
-`odpipe.dataset_manifest` (dataset.json, data.yaml, the dataset folder), `odpipe.model_card`
+`odpipe.formats.dataset_manifest` (dataset.json, data.yaml, the dataset folder), `odpipe.formats.model_card`
 (model-card.json) and `odpipe.coco.results` (the COCO detections both evaluations score).
 """
 
@@ -44,7 +44,6 @@ def report_files(report: str) -> str:
     """The folder beside a report that holds its raster pictures (Argo's artifact policy blocks data:
     images): dataset-report.html -> dataset-report-files."""
     return report.removesuffix(".html") + "-files"
-
 
 
 # Output parameter names.

@@ -1,0 +1,1 @@
+"""The formats odpipe owns: the artifact contract, dataset.json, the model card, Triton's config, checkpoints."""
