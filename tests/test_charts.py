@@ -718,6 +718,11 @@ def test_umbrella_runs_argo_helm_chart_as_the_cluster_needs(tmp_path: Path) -> N
     container = controller["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "DEFAULT_REQUEUE_TIME", "value": "1s"} in container["env"]
     assert "--namespaced" in container["args"]
+    # leader election on: with it off (argo-helm at one replica) a deleted controller overlapped its
+    # replacement and Argo v4.0.5 left a workflow both wrote unprocessed (make faults-cluster)
+    assert controller["spec"]["replicas"] == 2
+    assert not [e for e in container["env"] if e["name"] == "LEADER_ELECTION_DISABLE"], container["env"]
+    assert any(e["name"] == "LEADER_ELECTION_IDENTITY" for e in container["env"])
     server = next(d for d in argo if d["metadata"]["name"].endswith("server"))
     assert "--auth-mode=client" in server["spec"]["template"]["spec"]["containers"][0]["args"]
     configs = by_kind(docs, "ConfigMap")

@@ -40,6 +40,7 @@ SETS = ("--set", "odpipe-workflows.memoize.enabled=false",
         "--set", "odpipe-workflows.workflow.retryStrategy.limit=2",
         "--set", "odpipe-workflows.workflow.retryStrategy.backoff.duration=5s")  # fmt: skip
 EPOCHS = "4"
+CARD, CLAIM = "model-card.json", "claim.json"
 #: what every publish rewrites (the model's serving config): it must still be there, not the same
 REWRITTEN = {f"models/{MODEL}/config.pbtxt"}
 Fault = Callable[[str, str], str]  # (workflow, point) -> what was done
@@ -99,9 +100,15 @@ def try_case(r: Report, fault: str, name: str, action: Fault, point: str, datase
     after = snapshot()
     lost = [key for key, digest in before.items() if after.get(key) != digest]
     lost = [key for key in lost if not (key in REWRITTEN and key in after)]
-    new = [v for v in versions() if v not in models]
-    whole = all(files >= {"model.onnx", "model-card.json"} for v, files in versions().items() if v in new)
+    now = versions()
+    # a version is deployed once its card is there; a number whose claim is all there is was taken by an
+    # attempt killed before its model was whole (the repository never reuses a claimed number)
+    new = [v for v in now if v not in models and CARD in now[v]]
+    skipped = [v for v in now if v not in models and now[v] == {CLAIM}]
+    whole = all(files >= {"model.onnx", CARD} or files == {CLAIM} for v, files in now.items() if v not in models)
     survived = phase == "Succeeded" and whole and len(new) == 1 and "FAULT NOT PLACED" not in done
+    if skipped:
+        done += f"; number {skipped} skipped (its claim only: the killed attempt's)"
     if survived:
         dataset_ids[wf["metadata"]["name"]] = output(wf, "dataset-id")
     retried = sorted(
