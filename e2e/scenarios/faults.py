@@ -23,6 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from odpipe.export.repository import CLAIM
+from odpipe.formats.contract import MODEL as MODEL_FILE
+from odpipe.formats.contract import MODEL_CARD as CARD
+
 from e2e.cluster import node
 from e2e.cluster import processes as proc
 from e2e.cluster.layout import REPO
@@ -40,7 +44,6 @@ SETS = ("--set", "odpipe-workflows.memoize.enabled=false",
         "--set", "odpipe-workflows.workflow.retryStrategy.limit=2",
         "--set", "odpipe-workflows.workflow.retryStrategy.backoff.duration=5s")  # fmt: skip
 EPOCHS = "4"
-CARD, CLAIM = "model-card.json", "claim.json"
 #: what every publish rewrites (the model's serving config): it must still be there, not the same
 REWRITTEN = {f"models/{MODEL}/config.pbtxt"}
 Fault = Callable[[str, str], str]  # (workflow, point) -> what was done
@@ -105,7 +108,7 @@ def try_case(r: Report, fault: str, name: str, action: Fault, point: str, datase
     # attempt killed before its model was whole (the repository never reuses a claimed number)
     new = [v for v in now if v not in models and CARD in now[v]]
     skipped = [v for v in now if v not in models and now[v] == {CLAIM}]
-    whole = all(files >= {"model.onnx", CARD} or files == {CLAIM} for v, files in now.items() if v not in models)
+    whole = all(files >= {MODEL_FILE, CARD} or files == {CLAIM} for v, files in now.items() if v not in models)
     survived = phase == "Succeeded" and whole and len(new) == 1 and "FAULT NOT PLACED" not in done
     if skipped:
         done += f"; number {skipped} skipped (its claim only: the killed attempt's)"
