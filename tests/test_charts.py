@@ -375,7 +375,6 @@ def test_image_digest_and_global_registry() -> None:
     images = {n: c["image"] for n, c in _task_containers(docs).items()}
     assert images == {
         "odpipe-prepare": "mirror.example/odpipe/prepare:0.1.0",
-        "odpipe-pipeline": "mirror.example/odpipe/prepare:0.1.0",  # its check-inputs step
         "odpipe-train": f"ghcr.io/odpipe/train@{digest}",  # the digest overrides the tag and the variant
         "odpipe-export-deploy": "ghcr.io/odpipe/export-deploy:0.1.0-cuda",
     }
@@ -393,7 +392,7 @@ def test_image_digest_and_global_registry() -> None:
 def test_umbrella_passes_global_image_registry_down(umbrella: Path) -> None:
     docs = render(umbrella, sets=("global.imageRegistry=registry.local:5000",))
     images = [c["image"] for c in _task_containers(docs).values()]
-    assert len(images) == 4 and all(i.startswith("registry.local:5000/odpipe/") for i in images), images
+    assert len(images) == 3 and all(i.startswith("registry.local:5000/odpipe/") for i in images), images
 
 
 def test_gpu_and_shm_belong_to_the_train_template_alone(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -703,7 +702,7 @@ def argo_chart_or_skip() -> Path:
 def test_umbrella_runs_argo_helm_chart_as_the_cluster_needs(tmp_path: Path) -> None:
     """The umbrella rendered with argo-helm's real chart at the pin: no CRD from its templates (crds/ has
     them), every Argo image IfNotPresent (the node's images are used: Always failed with ImagePullBackOff
-    on the real cluster), the controller namespaced with DEFAULT_REQUEUE_TIME 1s, argo-server in client
+    on the real cluster), the controller namespaced with DEFAULT_REQUEUE_TIME 200ms, argo-server in client
     auth mode, and the WorkflowTemplates beside them."""
     chart = umbrella_offline(tmp_path, real={"argo-workflows": argo_chart_or_skip()})
     docs = render(chart)
@@ -716,7 +715,7 @@ def test_umbrella_runs_argo_helm_chart_as_the_cluster_needs(tmp_path: Path) -> N
             assert c["imagePullPolicy"] == "IfNotPresent", (deploy["metadata"]["name"], c["name"])
     controller = next(d for d in argo if d["metadata"]["name"].endswith("workflow-controller"))
     container = controller["spec"]["template"]["spec"]["containers"][0]
-    assert {"name": "DEFAULT_REQUEUE_TIME", "value": "1s"} in container["env"]
+    assert {"name": "DEFAULT_REQUEUE_TIME", "value": "200ms"} in container["env"]
     assert "--namespaced" in container["args"]
     # leader election on: with it off (argo-helm at one replica) a deleted controller overlapped its
     # replacement and Argo v4.0.5 left a workflow both wrote unprocessed (make faults-cluster)
@@ -777,8 +776,8 @@ def test_train_is_memoized_on_dataset_id_every_train_parameter_and_image(tmp_pat
     template (Argo v4.0.5, seen on the cluster: a memoized Retry node links nothing after it, a memoized
     Steps node is saved without its outputs). The key hashes the dataset id prepare hands on, every
     parameter the train step takes and the train image (Argo takes only [a-zA-Z0-9-], hence the hash);
-    the cache sits in the controller's namespace and check-inputs is told where, to drop entries whose
-    weights were collected."""
+    the cache sits in the controller's namespace and check-inputs (in prepare, before train) is told
+    where, to drop entries whose weights were collected."""
     values = tmp_path / "digest.yaml"
     values.write_text(yaml.safe_dump({"tasks": {"train": {"digest": "sha256:" + "a" * 64}}}))
     docs = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", values)
@@ -817,15 +816,15 @@ def test_train_is_memoized_on_dataset_id_every_train_parameter_and_image(tmp_pat
     assert task["templateRef"] == {"name": "odpipe-train", "template": "train-memoized"}
     wired = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
     assert wired["dataset-id"] == "{{tasks.prepare.outputs.parameters.dataset-id}}"
-    check = next(t for t in pipeline if t["name"] == "check-inputs")["container"]["args"]
-    assert check[check.index("--memo-cache") + 1] == f"argo/{cache}"
+    check = wfts["odpipe-prepare"]["spec"]["templates"][0]["container"]["args"]
+    assert "--check-inputs" in check and check[check.index("--memo-cache") + 1] == f"argo/{cache}"
     # off: the pipeline runs the container template, nothing for check-inputs to prune
     off = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", sets=("memoize.enabled=false",))
     wfts = {d["metadata"]["name"]: d for d in by_kind(off, "WorkflowTemplate")}
     assert [t["name"] for t in wfts["odpipe-train"]["spec"]["templates"]] == ["train"]
     task = next(t for t in wfts["odpipe-pipeline"]["spec"]["templates"][0]["dag"]["tasks"] if t["name"] == "train")
     assert task["templateRef"]["template"] == "train" and "dataset-id" not in str(task["arguments"])
-    assert "--memo-cache" not in str(wfts["odpipe-pipeline"]["spec"]["templates"])
+    assert "--memo-cache" not in str([w["spec"]["templates"] for w in wfts.values()])
     proc = helm("template", "x", str(WORKFLOWS), "-f", str(WORKFLOWS / "ci/default-values.yaml"),
                 "--set", "workflow.checkInputs.enabled=false", check=False)  # fmt: skip
     assert proc.returncode != 0 and "memoize.enabled needs workflow.checkInputs.enabled" in proc.stderr
@@ -853,7 +852,7 @@ def test_every_workflow_collects_its_artifacts_when_deleted() -> None:
 def test_check_inputs_sweeps_the_picture_folders_argo_gc_leaves_only_while_gc_runs() -> None:
     def args(*sets: str) -> list[str]:
         docs = render(WORKFLOWS, WORKFLOWS / "ci/default-values.yaml", sets=sets)
-        check = next(t for t in templates_of(docs) if t["name"] == "check-inputs")
+        check = next(t for t in templates_of(docs) if t["name"] == "prepare")
         return list(check["container"]["args"])
 
     default = args()

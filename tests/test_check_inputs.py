@@ -1,8 +1,10 @@
-"""check-inputs, the pipeline's first step: each wrong bucket, key, prefix or credential named, on a real
-S3 server; and the chart runs it before any step whose input artifact Argo's executor loads."""
+"""check-inputs: each wrong bucket, key, prefix or credential named, on a real S3 server; prepare runs it
+first (`--check-inputs`) and reads nothing when it fails; and the chart's pipeline loads no input artifact
+before it."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -127,42 +129,86 @@ def _upstream(tasks: dict[str, dict[str, Any]], name: str) -> set[str]:
 
 
 def test_check_inputs_runs_before_any_step_that_loads_an_artifact() -> None:
-    # Found on the real cluster: prepare's `annotations` input artifact is loaded by argoexec, whose
-    # message for a wrong bucket does not name it. Every step must come after check-inputs, which loads
-    # no artifact itself, and it must check what the step templates read: the same buckets and Secret.
+    # Found on the real cluster: an input artifact is loaded by argoexec, whose message for a wrong bucket
+    # does not name it. prepare, the first task, has no input artifact: it runs check-inputs in its own
+    # container, then fetches the annotations itself; every other task comes after it. check-inputs was
+    # a pod of its own before, ~4 s of every run (docs/cluster.md "Where the time goes").
     wt = _pipeline()
     dag = next(t for t in wt["spec"]["templates"] if t["name"] == "pipeline")["dag"]["tasks"]
     tasks = {t["name"]: t for t in dag}
-    check_tpl = next(t for t in wt["spec"]["templates"] if t["name"] == "check-inputs")
-    assert "artifacts" not in check_tpl.get("inputs", {})
-    assert all("check-inputs" in _upstream(tasks, name) for name in tasks if name != "check-inputs")
-    passed = {p["name"]: p["value"] for p in tasks["check-inputs"]["arguments"]["parameters"]}
-    assert passed == {k: f"{{{{workflow.parameters.{k}}}}}" for k in ("annotations-key", "images-prefix")}
+    assert [t["name"] for t in wt["spec"]["templates"]] == ["pipeline"]  # no check-inputs pod of its own
+    assert "depends" not in tasks["prepare"]
+    assert all("prepare" in _upstream(tasks, name) for name in tasks if name != "prepare")
+    passed = {p["name"] for p in tasks["prepare"]["arguments"]["parameters"]}
+    assert {"annotations-key", "images-prefix"} <= passed
 
-    container = check_tpl["container"]
+    prepare = _step_template("odpipe-prepare")
+    assert "artifacts" not in prepare.get("inputs", {})  # nothing for argoexec to load before the check
+    container = prepare["container"]
     args = container["args"]
+    assert "--check-inputs" in args
     assert args[args.index("--annotations-key") + 1] == "{{inputs.parameters.annotations-key}}"
+    assert args[args.index("--images-prefix") + 1] == "{{inputs.parameters.images-prefix}}"
     env = {e["name"]: e.get("value") for e in container["env"]}
     refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e]
     secret, keys = {r["name"] for r in refs}.pop(), ", ".join(r["key"] for r in refs)
     assert env["ODPIPE_CREDENTIALS_FROM"] == f"Secret {secret} (keys {keys})"  # the Secret the env reads
-    prepare_env = {e["name"]: e.get("value") for e in _step_container("odpipe-prepare")["env"]}
-    for var in ("ODPIPE_DATASETS_BUCKET", "ODPIPE_MODELS_BUCKET", "ODPIPE_ARTIFACTS_BUCKET", "AWS_ENDPOINT_URL"):
-        assert env[var] == prepare_env[var], var
-    assert check_tpl["metadata"]["labels"]["odpipe.dev/egress"] == "restricted"  # MinIO's policy lets it in
 
 
-def _step_container(name: str) -> dict[str, Any]:
-    docs = render(WORKFLOWS, sets=("s3.endpoint=minio:9000",))
+def _step_template(name: str, *sets: str) -> dict[str, Any]:
+    docs = render(WORKFLOWS, sets=("s3.endpoint=minio:9000", *sets))
     wt = next(d for d in docs if d["kind"] == "WorkflowTemplate" and d["metadata"]["name"] == name)
-    return next(t for t in wt["spec"]["templates"] if "container" in t)["container"]
+    return next(t for t in wt["spec"]["templates"] if "container" in t)
 
 
 def test_check_inputs_can_be_turned_off() -> None:
-    wt = _pipeline("workflow.checkInputs.enabled=false", "memoize.enabled=false")  # memoize needs it
+    sets = ("workflow.checkInputs.enabled=false", "memoize.enabled=false")  # memoize needs it
+    args = _step_template("odpipe-prepare", *sets)["container"]["args"]
+    assert "--check-inputs" not in args and "--annotations-key" in args
+    wt = _pipeline(*sets)
     dag = next(t for t in wt["spec"]["templates"] if t["name"] == "pipeline")["dag"]["tasks"]
     assert [t["name"] for t in dag] == ["prepare", "train", "export-deploy"] and "depends" not in dag[0]
-    assert all(t["name"] != "check-inputs" for t in wt["spec"]["templates"])
+
+
+def _prepare(tmp_path: Path, *args: str) -> Any:
+    return odpipe(tmp_path, "prepare", "--check-inputs", *args, env={"ODPIPE_CREDENTIALS_FROM": CREDS})
+
+
+def test_prepare_checks_its_inputs_before_it_reads_anything(
+    tmp_path: Path, s3: Storage, termination_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`odpipe prepare --check-inputs`, as the pipeline runs it: a wrong key and a wrong bucket are named
+    with their parameter and chart value, exit 2, and nothing was fetched or written."""
+    datasets = _uploaded(s3)
+    run = _prepare(tmp_path, "--annotations-key", "other/annotations.json", "--images-prefix", "set/images")
+    assert run.exit_code == 2, run.output
+    assert f"s3://{datasets}/other/annotations.json (parameter annotations-key)" in termination_log.read_text()
+    monkeypatch.setenv("ODPIPE_MODELS_BUCKET", "no-such-models")
+    run = _prepare(tmp_path, "--annotations-key", "set/annotations.json", "--images-prefix", "set/images")
+    assert run.exit_code == 2, run.output
+    assert "'no-such-models' (s3.buckets.models" in termination_log.read_text()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "termination-log"]
+
+
+def test_prepare_fetches_the_annotations_key_itself_once_the_check_passes(
+    tmp_path: Path, s3: Storage, shapes: Path
+) -> None:
+    """The pipeline's prepare: check-inputs passes, then the annotations come from the datasets bucket
+    at --annotations-key (no Argo input artifact), the images from --images-prefix; the same dataset id
+    as from the local files."""
+    datasets = os.environ["ODPIPE_DATASETS_BUCKET"]
+    annotations, images = shapes / "annotations.json", shapes / "images"
+    s3.put_bytes(datasets, "set/annotations.json", annotations.read_bytes())
+    for image in images.iterdir():
+        s3.put_bytes(datasets, f"set/images/{image.name}", image.read_bytes())
+    run = _prepare(tmp_path / "s3", "--annotations-key", "set/annotations.json", "--images-prefix", "set/images")
+    assert run.exit_code == 0, run.output
+    assert f"s3://{datasets}/set/annotations.json" in run.output  # check-inputs' ok line
+    local = odpipe(tmp_path / "local", "prepare", "--annotations", str(annotations), "--images", str(images))
+    assert local.exit_code == 0, local.output
+    ids = [json.loads((root / "artifacts/outputs/dataset.json").read_text())["dataset_id"]
+           for root in (tmp_path / "s3", tmp_path / "local")]  # fmt: skip
+    assert ids[0] == ids[1], ids
 
 
 def test_every_task_container_puts_its_failure_in_the_node_message() -> None:
@@ -176,7 +222,7 @@ def test_every_task_container_puts_its_failure_in_the_node_message() -> None:
         for t in d["spec"]["templates"]
         if "container" in t
     }
-    assert len(containers) == 4, sorted(containers)
+    assert len(containers) == 3, sorted(containers)
     for name, container in containers.items():
         assert container.get("terminationMessagePolicy") == "FallbackToLogsOnError", name
         assert "terminationMessagePath" not in container, name  # the kubelet's default, which record() writes

@@ -1,5 +1,6 @@
 """Mistakes a user makes, on a running install: a wrong secret key, annotations that are not in the
-bucket, a wrong bucket. Each workflow must fail at check-inputs naming the mistake, and lose nothing."""
+bucket, a wrong bucket. Each workflow must fail in prepare's check-inputs, before prepare reads anything,
+naming the mistake, and lose nothing."""
 
 from __future__ import annotations
 
@@ -59,9 +60,9 @@ def expect_failure(r: Report, target: Target, wf: dict[str, Any], words: tuple[s
     missing = [w for w in words if w not in text]
     if missing:
         raise RuntimeError(f"{name} failed without naming {missing}: {text}")
-    ran = sorted({s["step"].split("(")[0] for s in pod_steps(wf)})  # retried pods read "check-inputs(1)"
-    if ran != ["check-inputs"]:  # the pipeline stops before a step spends minutes
-        raise RuntimeError(f"{name}: steps {ran} ran, only check-inputs should have")
+    ran = sorted({s["step"].split("(")[0] for s in pod_steps(wf)})  # retried pods read "prepare(1)"
+    if ran != ["prepare"]:  # the pipeline stops before a step spends minutes
+        raise RuntimeError(f"{name}: steps {ran} ran, only prepare (its check-inputs) should have")
     after = objects(target, "models")
     if after != models_before:
         raise RuntimeError(

@@ -1,7 +1,7 @@
 """Left running: a second identical submit reuses train (Argo's memoize: no train pod) and export-deploy
 publishes nothing ("unchanged, version N"); a changed parameter trains; deleting a workflow collects its
 artifacts (artifactGC) but not the models; and the next identical run, its cache entry's weights gone,
-has the entry dropped by check-inputs and trains again instead of failing."""
+has the entry dropped by check-inputs (prepare runs it first) and trains again instead of failing."""
 
 from __future__ import annotations
 
@@ -99,12 +99,13 @@ def check_collected(r: Report, target: Target, trained: dict[str, Any], name: st
                                 "cache entry naming deleted weights": len(stale)}  # fmt: skip
         note[""] = (f"{len(before) - len(left)} artifacts deleted ({len(pictures)} report picture files left by "
                     f"Argo), {len(models)} model objects kept; the cache entry names {len(stale)} deleted")  # fmt: skip
-    with r.step("the same run again: check-inputs drops the entry whose weights were collected, train runs") as note:
+    with r.step("the same run again: prepare's check-inputs drops the entry whose weights were collected, "
+                "train runs") as note:  # fmt: skip
         wf = submit(target, name, params, during=during)
-        log = step_log(target, wf, "check-inputs")
+        log = step_log(target, wf, "prepare")
         if memo_hit(wf) or not train_pods(wf) or f"dropped entry {status['key']}" not in log:
             raise RuntimeError(f"{name}: memo hit {memo_hit(wf)}, train pods {train_pods(wf)}; "
-                               f"check-inputs: {log[-600:]}")  # fmt: skip
+                               f"prepare (check-inputs): {log[-600:]}")  # fmt: skip
         entry = cache_entry(controller_ns, status["cacheName"], status["key"])
         keys = [a["s3"]["key"] for a in entry["outputs"]["artifacts"]]
         if not all(key.startswith(f"{name}/") for key in keys):
@@ -112,7 +113,7 @@ def check_collected(r: Report, target: Target, trained: dict[str, Any], name: st
         r.facts["collected"]["retrained"] = {"workflow": name, "seconds": round(wf["_wall"], 1)}
         fault = f"; {wf['_during']}" if during else ""
         note[""] = f"{wf['_wall']:.0f} s; the entry now names {name}'s weights{fault}"
-    with r.step(f"that run's check-inputs swept the picture folders Argo's GC left of {wf_name}") as note:
+    with r.step(f"that run's check-inputs (in prepare) swept the picture folders Argo's GC left of {wf_name}") as note:
         left = objects(target, "argo-artifacts", f"{wf_name}/")
         swept = [line for line in log.splitlines() if line.startswith("report pictures:")]
         if left or not swept:

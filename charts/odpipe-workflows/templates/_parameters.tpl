@@ -12,10 +12,10 @@ are all rendered from this table.
 {{- define "odpipe-workflows.parameterTable" -}}
 {{- $p := .Values.pipeline -}}
 - name: annotations-key
-  steps: [check-inputs, prepare]
+  steps: [prepare]
   description: key of the COCO instances JSON in the datasets bucket
 - name: images-prefix
-  steps: [check-inputs, prepare]
+  steps: [prepare]
   value: ""
   description: images under this prefix of the datasets bucket, synced to /data/raw (or use images-path)
 - name: images-path

@@ -38,7 +38,7 @@ a WorkflowTemplate fails ("could not find the requested resource"): and no Workf
 {{- end -}}
 
 {{/*
-A memoized train needs check-inputs: Argo hands a cache hit's outputs on without looking at them, and
+A memoized train needs check-inputs (run by prepare): Argo hands a cache hit's outputs on without looking at them, and
 check-inputs is what drops an entry whose weights artifactGC collected (else that run fails loading them).
 */}}
 {{- define "odpipe-workflows.assertMemoizeChecked" -}}

@@ -1,9 +1,9 @@
-"""The pipeline's first step: check what a run needs from S3 before any step spends minutes on it.
+"""check-inputs: what a run needs from S3, checked before any step spends minutes on it.
 
-On a real cluster the prepare pod's input artifact is loaded by Argo's executor before odpipe runs, and
-its message for a wrong bucket does not name the bucket ("The specified bucket does not exist"); a
-wrong models bucket would only show after training. This step names each problem, with the chart
-value or workflow parameter that sets it, and reports all of them at once.
+prepare runs it first in the pipeline (`odpipe prepare --check-inputs`), before it reads anything: an
+input artifact Argo's executor loads says only "The specified bucket does not exist" for a wrong
+bucket, and a wrong models bucket would only show after training. Each problem is named with the chart
+value or workflow parameter that sets it, all of them at once.
 """
 
 from __future__ import annotations
@@ -26,11 +26,15 @@ _CREDENTIAL_CODES = {
 }
 
 
+#: where AWS_* come from when nobody says (the chart sets ODPIPE_CREDENTIALS_FROM to its Secret)
+CREDENTIALS_FROM_ENV = "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+
+
 @dataclass(frozen=True)
 class Inputs:
     annotations_key: str
     images_prefix: str = ""
-    credentials_from: str = "the environment"  # where AWS_* come from, for the message (never the values)
+    credentials_from: str = CREDENTIALS_FROM_ENV  # for the message (never the values)
 
 
 @dataclass(frozen=True)

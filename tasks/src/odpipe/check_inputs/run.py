@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from odpipe.check_inputs.checks import BUCKET_ROLES, Inputs, Problem, check
+from odpipe.check_inputs.checks import BUCKET_ROLES, CREDENTIALS_FROM_ENV, Inputs, Problem, check
 from odpipe.check_inputs.picture_sweep import sweep
 from odpipe.common.console import console
 from odpipe.common.errors import OdpipeError
@@ -15,7 +15,7 @@ from odpipe.common.storage import Buckets, Storage
 class CheckOptions:
     annotations_key: str
     images_prefix: str = ""
-    credentials_from: str = "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+    credentials_from: str = CREDENTIALS_FROM_ENV
     memo_cache: str = ""  # NAMESPACE/CONFIGMAP of Argo's train cache; empty: none
     sweep_pictures_after: float | None = None  # seconds: sweep orphan report picture folders; None: never
 
@@ -57,6 +57,18 @@ def run(options: CheckOptions, storage: Storage | None = None) -> CheckResult:
         console.print(f"report pictures: {files} files in {len(swept)} folders whose report was collected, swept",
                       markup=False)  # fmt: skip
     return CheckResult([], dropped, swept)
+
+
+class InputsRefused(OdpipeError):
+    """check-inputs found problems, one per line: exit 2 (configuration), 3 when S3 does not answer."""
+
+
+def require(options: CheckOptions, storage: Storage | None = None) -> CheckResult:
+    """run(), raising InputsRefused when the run cannot start: for a step that checks before it reads."""
+    result = run(options, storage)
+    if result.problems:
+        raise InputsRefused("\n".join(str(p) for p in result.problems), exit_code=result.exit_code)
+    return result
 
 
 def _prune_memo_cache(configmap: str, storage: Storage, bucket: str) -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
-"""`odpipe check-s3` and `odpipe check-inputs` (helm test, the pipeline's first step): their flags."""
+"""`odpipe check-s3` (helm test) and `odpipe check-inputs` (which `odpipe prepare --check-inputs` runs
+first in the pipeline): their flags."""
 
 from __future__ import annotations
 
@@ -8,6 +9,35 @@ import typer
 
 from odpipe.cli.app import fail
 from odpipe.common.errors import OdpipeError
+
+# check-inputs' own flags, which `odpipe prepare --check-inputs` takes too (the pipeline runs it there)
+CredentialsFromOpt = Annotated[
+    str,
+    typer.Option(
+        envvar="ODPIPE_CREDENTIALS_FROM",
+        help="Where AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY come from, for the message (e.g. the Secret) "
+        "[default: the environment].",
+        rich_help_panel="check-inputs",
+    ),
+]
+MemoCacheOpt = Annotated[
+    str,
+    typer.Option(
+        envvar="ODPIPE_MEMO_CACHE",
+        help="Argo's train cache, NAMESPACE/CONFIGMAP (the workflow-controller's namespace): entries whose "
+        "artifacts were collected are dropped, so that run trains again (empty: no cache).",
+        rich_help_panel="check-inputs",
+    ),
+]
+SweepPicturesOpt = Annotated[
+    float | None,
+    typer.Option(
+        envvar="ODPIPE_SWEEP_REPORT_PICTURES_AFTER",
+        help="Seconds: delete the report picture folders in the artifacts bucket whose report is gone "
+        "(Argo's artifact GC leaves them) once their newest file is this old (unset: never).",
+        rich_help_panel="check-inputs",
+    ),
+]
 
 
 def check_s3(
@@ -34,36 +64,17 @@ def check_inputs(
     images_prefix: Annotated[
         str, typer.Option(help="Prefix of the images in the datasets bucket (empty: images already on /data).")
     ] = "",
-    credentials_from: Annotated[
-        str,
-        typer.Option(
-            envvar="ODPIPE_CREDENTIALS_FROM",
-            help="Where AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY come from, for the message (e.g. the Secret).",
-        ),
-    ] = "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
-    memo_cache: Annotated[
-        str,
-        typer.Option(
-            envvar="ODPIPE_MEMO_CACHE",
-            help="Argo's train cache, NAMESPACE/CONFIGMAP (the workflow-controller's namespace): entries whose "
-            "artifacts were collected are dropped, so that run trains again (empty: no cache).",
-        ),
-    ] = "",
-    sweep_report_pictures_after: Annotated[
-        float | None,
-        typer.Option(
-            envvar="ODPIPE_SWEEP_REPORT_PICTURES_AFTER",
-            help="Seconds: delete the report picture folders in the artifacts bucket whose report is gone "
-            "(Argo's artifact GC leaves them) once their newest file is this old (unset: never).",
-        ),
-    ] = None,
+    credentials_from: CredentialsFromOpt = "",
+    memo_cache: MemoCacheOpt = "",
+    sweep_report_pictures_after: SweepPicturesOpt = None,
 ) -> None:
-    """Check the S3 endpoint, credentials, the three buckets and the run's inputs before the pipeline starts.
+    """Check the S3 endpoint, credentials, the three buckets and the run's inputs before a run starts.
 
     Every problem is named with the chart value or parameter that sets it: exit 2, or 3 when S3 does not
     answer. With --memo-cache, the train cache is then pruned of entries whose weights are gone; with
     --sweep-report-pictures-after, picture folders whose report was collected are deleted.
     """
+    from odpipe.check_inputs.checks import CREDENTIALS_FROM_ENV
     from odpipe.check_inputs.run import CheckOptions
     from odpipe.check_inputs.run import run as run_check
     from odpipe.common.console import console
@@ -71,7 +82,7 @@ def check_inputs(
 
     try:
         options = CheckOptions(
-            annotations_key, images_prefix, credentials_from, memo_cache,
+            annotations_key, images_prefix, credentials_from or CREDENTIALS_FROM_ENV, memo_cache,
             sweep_pictures_after=sweep_report_pictures_after,
         )  # fmt: skip
         result = run_check(options)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from odpipe.cli.app import DataOpt, InputsOpt, OutputsOpt, fail
+from odpipe.cli.checks import CredentialsFromOpt, MemoCacheOpt, SweepPicturesOpt
 from odpipe.common.errors import OdpipeError
 
 
@@ -15,6 +16,10 @@ def prepare(
     annotations: Annotated[
         str | None,
         typer.Option(help="COCO instances JSON: a path or s3://bucket/key [default: inputs/annotations.json]."),
+    ] = None,
+    annotations_key: Annotated[
+        str | None,
+        typer.Option(help="The COCO instances JSON at this key of the datasets bucket ($ODPIPE_DATASETS_BUCKET)."),
     ] = None,
     images: Annotated[
         str | None,
@@ -89,6 +94,18 @@ def prepare(
             help="Processes that check images and write labels; 0: as many as the container's CPU limit (cgroup).",
         ),
     ] = 0,
+    check_inputs: Annotated[
+        bool,
+        typer.Option(
+            "--check-inputs",
+            help="Before reading anything, check S3, the credentials, the three buckets, --annotations-key and "
+            "--images-prefix as `odpipe check-inputs` does (the pipeline's first act).",
+            rich_help_panel="check-inputs",
+        ),
+    ] = False,
+    credentials_from: CredentialsFromOpt = "",
+    memo_cache: MemoCacheOpt = "",
+    sweep_report_pictures_after: SweepPicturesOpt = None,
     inputs_dir: InputsOpt = None,
     outputs_dir: OutputsOpt = None,
     data_dir: DataOpt = None,
@@ -104,13 +121,22 @@ def prepare(
     if link_mode not in ("hardlink", "symlink", "copy"):
         raise typer.BadParameter("must be hardlink, symlink or copy", param_hint="--link-mode")
     layout = Layout.resolve(inputs_dir, outputs_dir, data_dir)
+    if annotations and annotations_key:
+        raise typer.BadParameter("give --annotations or --annotations-key, not both", param_hint="--annotations-key")
+    if check_inputs and not annotations_key:
+        raise typer.BadParameter("checks the annotations in the datasets bucket: give --annotations-key",
+                                 param_hint="--check-inputs")  # fmt: skip
     if len([x for x in (images, images_prefix, images_path) if x]) != 1:
         raise typer.BadParameter("give exactly one of --images, --images-prefix, --images-path", param_hint="--images")
-    if images_prefix:
+    if images_prefix or annotations_key:
         from odpipe.common.storage import Buckets, S3Uri
 
-        images = str(S3Uri(Buckets.from_env().datasets, images_prefix.strip("/")))
-    elif images_path:
+        datasets = Buckets.from_env().datasets
+        if annotations_key:
+            annotations = str(S3Uri(datasets, annotations_key.strip("/")))
+        if images_prefix:
+            images = str(S3Uri(datasets, images_prefix.strip("/")))
+    if images_path:
         import os.path
 
         rel = os.path.normpath(images_path.lstrip("/"))  # lexically: a link on the volume may point elsewhere
@@ -121,6 +147,15 @@ def prepare(
     try:
         from odpipe.prepare.run import PrepareOptions
         from odpipe.prepare.run import run as run_prepare
+
+        checks = None
+        if check_inputs:
+            from odpipe.check_inputs.checks import CREDENTIALS_FROM_ENV
+            from odpipe.check_inputs.run import CheckOptions
+
+            assert annotations_key is not None
+            checks = CheckOptions(annotations_key, images_prefix or "", credentials_from or CREDENTIALS_FROM_ENV,
+                                  memo_cache, sweep_pictures_after=sweep_report_pictures_after)  # fmt: skip
 
         opts = PrepareOptions(
             annotations=annotations or str(layout.input(contract.ANNOTATIONS)),
@@ -138,6 +173,7 @@ def prepare(
             full_decode=full_decode,
             crowd_as_target=crowd_as_target,
             workers=workers,
+            checks=checks,
         )
         result = run_prepare(opts, layout)
     except OdpipeError as exc:

@@ -98,7 +98,9 @@ class TaskContract:
 TASKS: dict[str, TaskContract] = {
     "prepare": TaskContract(
         name="prepare",
-        inputs=(Artifact("annotations", ANNOTATIONS),),
+        # none: prepare fetches the annotations itself (--annotations-key), after check-inputs, so that
+        # nothing is loaded before a wrong bucket or key is named; by hand, inputs/annotations.json
+        inputs=(),
         outputs=(
             Artifact("dataset", DATASET_MANIFEST),
             Artifact("report", REPORT),

@@ -45,6 +45,7 @@ from odpipe.prepare.yolo import LinkMode, dataset_name, write_coco_split, write_
 from odpipe.reports.dataset import SplitBoxes
 
 if TYPE_CHECKING:
+    from odpipe.check_inputs.run import CheckOptions
     from odpipe.reports.html import Rendered
 
 
@@ -65,6 +66,7 @@ class PrepareOptions:
     full_decode: bool = False
     crowd_as_target: bool = False
     workers: int = 0  # processes for image checks and label writing; 0: the container's CPU limit
+    checks: CheckOptions | None = None  # check-inputs first, before anything is read
 
 
 @dataclass
@@ -164,7 +166,8 @@ def run(opts: PrepareOptions, layout: Layout, storage: Storage | None = None) ->
     """Validate COCO annotations and images, split them, and write a YOLO dataset named by its content hash.
 
     Reads: the annotations (input annotations.json, a path or an S3 object) and the images (a folder
-    or an S3 prefix, synced incrementally into <data>/raw); an earlier dataset with the same id.
+    or an S3 prefix, synced incrementally into <data>/raw); an earlier dataset with the same id. With
+    opts.checks, check-inputs runs first and its problems raise InputsRefused before anything is read.
     Writes: <data>/datasets/<id>/ (built beside, renamed when complete; reused when it exists); outputs
     report.json, dataset.json and the dataset-id parameter. Validation errors raise InputError after
     report.json is written.
@@ -188,6 +191,10 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 
 def _prepare(opts: PrepareOptions, layout: Layout, storage: Storage | None) -> PrepareResult:
+    if opts.checks:
+        from odpipe.check_inputs.run import require
+
+        require(opts.checks)
     if storage is None and _needs_s3(opts):
         storage = Storage()
     report = Report(strict=opts.strict)
