@@ -121,29 +121,12 @@ def prepare(
     if link_mode not in ("hardlink", "symlink", "copy"):
         raise typer.BadParameter("must be hardlink, symlink or copy", param_hint="--link-mode")
     layout = Layout.resolve(inputs_dir, outputs_dir, data_dir)
-    if annotations and annotations_key:
-        raise typer.BadParameter("give --annotations or --annotations-key, not both", param_hint="--annotations-key")
-    if check_inputs and not annotations_key:
+    if annotations_key:
+        annotations = _in_datasets_bucket(annotations_key, annotations, "--annotations")
+    elif check_inputs:
         raise typer.BadParameter("checks the annotations in the datasets bucket: give --annotations-key",
                                  param_hint="--check-inputs")  # fmt: skip
-    if len([x for x in (images, images_prefix, images_path) if x]) != 1:
-        raise typer.BadParameter("give exactly one of --images, --images-prefix, --images-path", param_hint="--images")
-    if images_prefix or annotations_key:
-        from odpipe.common.storage import Buckets, S3Uri
-
-        datasets = Buckets.from_env().datasets
-        if annotations_key:
-            annotations = str(S3Uri(datasets, annotations_key.strip("/")))
-        if images_prefix:
-            images = str(S3Uri(datasets, images_prefix.strip("/")))
-    if images_path:
-        import os.path
-
-        rel = os.path.normpath(images_path.lstrip("/"))  # lexically: a link on the volume may point elsewhere
-        if rel == ".." or rel.startswith("../"):
-            raise typer.BadParameter(f"{images_path!r} leaves the data volume", param_hint="--images-path")
-        images = str(layout.data / rel)
-    assert images is not None
+    images = _images(images, images_prefix, images_path, layout.data)
     try:
         from odpipe.prepare.run import PrepareOptions
         from odpipe.prepare.run import run as run_prepare
@@ -153,10 +136,8 @@ def prepare(
             from odpipe.check_inputs.checks import CREDENTIALS_FROM_ENV
             from odpipe.check_inputs.run import CheckOptions
 
-            assert annotations_key is not None
-            checks = CheckOptions(annotations_key, images_prefix or "", credentials_from or CREDENTIALS_FROM_ENV,
+            checks = CheckOptions(str(annotations_key), images_prefix or "", credentials_from or CREDENTIALS_FROM_ENV,
                                   memo_cache, sweep_pictures_after=sweep_report_pictures_after)  # fmt: skip
-
         opts = PrepareOptions(
             annotations=annotations or str(layout.input(contract.ANNOTATIONS)),
             images=images,
@@ -182,3 +163,28 @@ def prepare(
     from odpipe.prepare.summary import print_summary
 
     print_summary(result)
+
+
+def _in_datasets_bucket(key: str, given: str | None, other: str) -> str:
+    from odpipe.common.storage import Buckets, S3Uri
+
+    if given:
+        raise typer.BadParameter(f"give {other} or this, not both", param_hint=f"{other}-key")
+    return str(S3Uri(Buckets.from_env().datasets, key.strip("/")))
+
+
+def _images(images: str | None, prefix: str | None, path: str | None, data: Path) -> str:
+    """The one images location given: a folder or S3 URI, a prefix of the datasets bucket, a volume path."""
+    if len([x for x in (images, prefix, path) if x]) != 1:
+        raise typer.BadParameter("give exactly one of --images, --images-prefix, --images-path", param_hint="--images")
+    if prefix:
+        return _in_datasets_bucket(prefix, None, "--images")
+    if path:
+        import os.path
+
+        rel = os.path.normpath(path.lstrip("/"))  # lexically: a link on the volume may point elsewhere
+        if rel == ".." or rel.startswith("../"):
+            raise typer.BadParameter(f"{path!r} leaves the data volume", param_hint="--images-path")
+        return str(data / rel)
+    assert images is not None
+    return images
