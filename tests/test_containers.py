@@ -223,3 +223,38 @@ def test_torch_images_leave_out_what_their_task_never_imports(images: dict[str, 
         read_only=True,
     )
     assert out.decode().split() == ["ultralytics", "torch"]
+
+
+# What each step imports at its start (its CLI command and its step's run())
+_STEP_IMPORTS = {
+    "prepare": ["odpipe.cli.app", "odpipe.prepare.run", "odpipe.check_inputs.run", "boto3"],
+    "train": ["odpipe.cli.app", "odpipe.train.run", "torch", "ultralytics"],
+    "export-deploy": ["odpipe.cli.app", "odpipe.export.run", "torch", "onnxruntime"],
+}
+
+
+@pytest.mark.parametrize("task", sorted(_STEP_IMPORTS))
+def test_every_module_a_step_imports_comes_compiled(images: dict[str, str], task: str) -> None:
+    """The pods' root filesystem is read-only, so Python cannot cache bytecode there: without the .pyc
+    compiled at build it compiled every module it imported at every step start (train's imports: 3.8-4.2
+    s without, 2.6 s with). Every imported module of the venv has its bytecode in the image."""
+    probe = (
+        "import importlib, importlib.util as u, sys\n"
+        "for m in sys.argv[1:]: importlib.import_module(m)\n"
+        "files = [f for f in (getattr(m, '__file__', None) for m in list(sys.modules.values()))\n"
+        "         if f and f.startswith('/opt/venv/') and f.endswith('.py')]\n"
+        "import os\n"
+        "print(len(files), *[f for f in files if not os.path.exists(u.cache_from_source(f))])"
+    )
+    out = engine().containers.run(
+        images[task],
+        ["-c", probe, *_STEP_IMPORTS[task]],
+        entrypoint="python",
+        network_mode="none",
+        remove=True,
+        user="10001:10001",
+        read_only=True,
+        tmpfs={"/tmp": ""},
+    )
+    imported, *uncompiled = out.decode().split()
+    assert int(imported) > 100 and not uncompiled, (imported, uncompiled[:5])
