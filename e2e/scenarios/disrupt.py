@@ -35,7 +35,7 @@ def step_pod(namespace: str, workflow: str, step: str, timeout: float = 900) -> 
         phase = k("-n", namespace, "get", "workflow", workflow, "-o", "jsonpath={.status.phase}", check=False)
         if phase.strip() in ("Succeeded", "Failed", "Error"):
             raise RuntimeError(f"{workflow} {phase.strip()} with no {step} pod running")
-        time.sleep(1)
+        time.sleep(0.2)  # prepare's pod runs for 2-3 s now that check-inputs is no pod before it
     raise RuntimeError(f"{workflow}: no running {step} pod within {timeout:.0f} s")
 
 
