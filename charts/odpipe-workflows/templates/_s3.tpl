@@ -57,20 +57,3 @@ the buckets, the workflow's identity and the image the step runs (recorded in th
 - name: ODPIPE_IMAGE_DIGEST
   value: {{ .task.digest | default "" | quote }}
 {{- end -}}
-
-{{/* An S3 artifact source in one of our buckets: (dict "context" . "bucket" "datasets" "key" "...") */}}
-{{- define "odpipe-workflows.s3Artifact" -}}
-{{- $ctx := .context -}}
-s3:
-  endpoint: {{ include "odpipe-workflows.s3Endpoint" $ctx }}
-  bucket: {{ .bucket }}
-  key: {{ .key | quote }}
-  region: {{ $ctx.Values.s3.region }}
-  insecure: {{ $ctx.Values.s3.insecure }}
-  accessKeySecret:
-    name: {{ include "odpipe-workflows.secretName" $ctx }}
-    key: {{ $ctx.Values.credentials.accessKeyKey }}
-  secretKeySecret:
-    name: {{ include "odpipe-workflows.secretName" $ctx }}
-    key: {{ $ctx.Values.credentials.secretKeyKey }}
-{{- end -}}

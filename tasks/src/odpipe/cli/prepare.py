@@ -122,7 +122,9 @@ def prepare(
         raise typer.BadParameter("must be hardlink, symlink or copy", param_hint="--link-mode")
     layout = Layout.resolve(inputs_dir, outputs_dir, data_dir)
     if annotations_key:
-        annotations = _in_datasets_bucket(annotations_key, annotations, "--annotations")
+        if annotations:
+            raise typer.BadParameter("give --annotations or this, not both", param_hint="--annotations-key")
+        annotations = _in_datasets_bucket(annotations_key)
     elif check_inputs:
         raise typer.BadParameter("checks the annotations in the datasets bucket: give --annotations-key",
                                  param_hint="--check-inputs")  # fmt: skip
@@ -165,11 +167,9 @@ def prepare(
     print_summary(result)
 
 
-def _in_datasets_bucket(key: str, given: str | None, other: str) -> str:
+def _in_datasets_bucket(key: str) -> str:
     from odpipe.common.storage import Buckets, S3Uri
 
-    if given:
-        raise typer.BadParameter(f"give {other} or this, not both", param_hint=f"{other}-key")
     return str(S3Uri(Buckets.from_env().datasets, key.strip("/")))
 
 
@@ -178,7 +178,7 @@ def _images(images: str | None, prefix: str | None, path: str | None, data: Path
     if len([x for x in (images, prefix, path) if x]) != 1:
         raise typer.BadParameter("give exactly one of --images, --images-prefix, --images-path", param_hint="--images")
     if prefix:
-        return _in_datasets_bucket(prefix, None, "--images")
+        return _in_datasets_bucket(prefix)
     if path:
         import os.path
 
