@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from charts import render, umbrella_offline
-from e2e.cluster import addons, components, images, node
+from e2e.cluster import addons, components, images, node, store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -223,8 +223,20 @@ def test_a_task_image_streams_into_the_node_and_a_failed_copy_names_both_tools(
     )
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     monkeypatch.setattr(images, "state", lambda *parts: tmp_path.joinpath("state", *parts))
-    assert images.load_docker_image("ghcr.io/odpipe/train:0.1.0") is True
+    monkeypatch.setattr(store, "state", lambda *parts: tmp_path.joinpath("state", *parts))
+    # the tidying itself runs against a real containerd in test_node_store.py; here, when it runs
+    tidied: list[bool] = []
+
+    def tidy_held() -> store.Tidied:
+        tidied.append(got.exists())
+        return store.Tidied(freed_bytes=2**30)
+
+    monkeypatch.setattr(store, "tidy_held", tidy_held)
+    said: list[str] = []
+    assert images.load_docker_image("ghcr.io/odpipe/train:0.1.0", log=said.append) is True
     assert got.read_text() == "IMAGE-BYTES"
+    assert tidied == [False, True], "tidied before the import (room) and after it (the build it replaced)"
+    assert said == ["node image store: nothing to drop, 1.0 GiB freed"]
 
     _tool(
         tmp_path,
@@ -234,6 +246,7 @@ def test_a_task_image_streams_into_the_node_and_a_failed_copy_names_both_tools(
     _tool(tmp_path, "ctr", 'cat > /dev/null; echo "unexpected EOF" >&2; exit 1\n')
     with pytest.raises(SystemExit) as failed:
         images.load_docker_image("ghcr.io/odpipe/train:0.1.0")
+    assert tidied[2:] == [True, True], "tidied before each try"
     said = str(failed.value)
     assert "failed 2 times" in said and "GiB free" in said
     assert "docker save exited 1: no space left on device" in said

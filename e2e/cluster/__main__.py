@@ -78,7 +78,7 @@ def load_images(
     ),
 ) -> None:
     """Import images from the local Docker engine (make images) into the node's containerd."""
-    from . import netns
+    from . import netns, store
     from .images import load_docker_image, task_images
 
     if not netns.exists():
@@ -86,8 +86,9 @@ def load_images(
         raise typer.Exit(1)
     for ref in refs or list(task_images().values()):
         started = time.monotonic()
-        loaded = load_docker_image(ref)
+        loaded = load_docker_image(ref, log=say)
         say(f"{ref}: {'loaded in %.0f s' % (time.monotonic() - started) if loaded else 'already in the node'}")
+    say(store.usage())
 
 
 if __name__ == "__main__":

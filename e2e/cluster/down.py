@@ -15,9 +15,9 @@ from pathlib import Path
 
 from . import netns
 from . import processes as p
-from .images import ctr
 from .layout import CONTAINERD_SOCK, RUN, STATE, run_dir
 from .node import restore_host_sysctls
+from .store import ctr
 
 #: stopped in this order: first what starts containers, then the API, then the runtime
 DAEMONS = (

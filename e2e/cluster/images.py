@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import components as c
-from .layout import CACHE, CONTAINERD_SOCK, REPO, state
+from . import store
+from .layout import CACHE, REPO, state
+from .store import ctr
 
 BUSYBOX = Path("/bin/busybox")  # Debian's busybox-static: the shell the MinIO chart's scripts need
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
@@ -186,16 +188,6 @@ def cluster_images() -> list[ImageSpec]:
     ]
 
 
-def ctr(*args: str, stdin: object = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ctr", "--address", str(CONTAINERD_SOCK), "--namespace", "k8s.io", *args],
-        stdin=stdin,  # type: ignore[arg-type]
-        capture_output=True,
-        text=True,
-        check=check,
-    )
-
-
 def _marker(ref: str) -> Path:
     return state("imported", ref.replace("/", "_").replace(":", "_"))
 
@@ -218,11 +210,12 @@ def _already_imported(ref: str, identity: str) -> bool:
 
 def import_archive(ref: str, archive: Path, identity: str) -> bool:
     """Import unless containerd already holds this exact build (its marker names the archive)."""
-    if _already_imported(ref, identity):
-        return False
-    ctr("images", "import", "--snapshotter", "overlayfs", str(archive))
-    _record(ref, identity)
-    return True
+    with store.exclusive():
+        if _already_imported(ref, identity):
+            return False
+        ctr("images", "import", "--snapshotter", store.SNAPSHOTTER, str(archive))
+        _record(ref, identity)
+        return True
 
 
 def load_cluster_images(log: Callable[[str], None] = print) -> list[str]:
@@ -233,6 +226,7 @@ def load_cluster_images(log: Callable[[str], None] = print) -> list[str]:
             loaded.append(spec.ref)
     if loaded:
         log(f"imported {len(loaded)} cluster images into the node's containerd")
+        log(str(store.tidy()))
     return loaded
 
 
@@ -245,23 +239,31 @@ def task_images() -> dict[str, str]:
     return {k: v for k, v in refs.items() if not k.endswith("_build_seconds")}
 
 
-def load_docker_image(ref: str, attempts: int = 2) -> bool:
+def load_docker_image(ref: str, attempts: int = 2, log: Callable[[str], None] | None = None) -> bool:
     """An image from the local Docker engine (make images) into the node, unless already there.
 
-    `docker save` streams straight into `ctr images import -`: no tarball of the image lands on disk
-    (the train image is several GB, and a full disk once made the copy fail in CI). A failed copy is
-    tried again once, then stops naming both tools' own words and the free space."""
+    `docker save` streams straight into `ctr images import -`: no tarball of ours lands on disk (the
+    train image is several GB; Docker still stages its own copy under its data root while saving, and
+    a full disk once made that fail in CI). A failed copy is
+    tried again once, then stops naming both tools' own words and the free space. Before each try and
+    after the import the node's store is tidied (store.py): that is what keeps rebuilds from filling
+    the disk."""
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True, check=True
     ).stdout.strip()
-    if _already_imported(ref, image_id):
-        return False
-    errors = ""
-    for _ in range(attempts):
-        errors = _stream_into_containerd(ref)
-        if not errors:
-            _record(ref, image_id)
-            return True
+    with store.exclusive():
+        if _already_imported(ref, image_id):
+            return False
+        errors = ""
+        for _ in range(attempts):
+            store.tidy_held()  # room first: a failed try's partial blob, the build this one replaces
+            errors = _stream_into_containerd(ref)
+            if not errors:
+                _record(ref, image_id)
+                tidied = store.tidy_held()
+                if log and tidied.freed_bytes:
+                    log(str(tidied))
+                return True
     free = shutil.disk_usage(CACHE.anchor).free / 2**30
     raise SystemExit(
         f"loading {ref} into the node failed {attempts} times ({free:.1f} GiB free on {CACHE.anchor}): {errors}"
@@ -272,7 +274,7 @@ def _stream_into_containerd(ref: str) -> str:
     """`docker save ref | ctr images import -`; what went wrong, or '' when the image is in."""
     with tempfile.TemporaryFile() as save_err:
         save = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE, stderr=save_err)
-        imported = ctr("images", "import", "--snapshotter", "overlayfs", "-", stdin=save.stdout, check=False)
+        imported = ctr("images", "import", "--snapshotter", store.SNAPSHOTTER, "-", stdin=save.stdout, check=False)
         assert save.stdout is not None
         save.stdout.close()
         save.wait()

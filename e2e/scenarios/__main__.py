@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from e2e.cluster import netns
+from e2e.cluster import netns, store
 from e2e.cluster.images import load_cluster_images, load_docker_image, task_images
 from e2e.cluster.up import is_up
 
@@ -34,8 +34,8 @@ def load_images(r: Report) -> None:
     with r.step("load the cluster's and the odpipe images into the node") as note:
         load_cluster_images(r.say)
         images = task_images()
-        loaded = [ref for ref in images.values() if load_docker_image(ref)]
-        note[""] = f"{len(loaded)} loaded, {len(images) - len(loaded)} already there"
+        loaded = [ref for ref in images.values() if load_docker_image(ref, log=r.say)]
+        note[""] = f"{len(loaded)} loaded, {len(images) - len(loaded)} already there; {store.usage()}"
 
 
 def run_one(name: str, r: Report, work: Path) -> None:
