@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,8 @@ def _killed_import() -> None:
 
 
 @needs_containerd
-def test_tidy_leaves_only_what_the_tagged_image_runs_from(containerd: Path) -> None:
+def test_tidy_leaves_only_what_the_tagged_image_runs_from(containerd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "LEASE_AGE_S", -60.0)  # the killed import below is seconds old, not minutes
     first = _import("first build\n")
     second = _import("second build\n")
     assert first != second
@@ -136,3 +138,14 @@ def test_chain_id_names_the_snapshot_of_a_real_image() -> None:
     ]
     assert store.chain_id(diffs[:1]) == diffs[0]
     assert store.chain_id(diffs) == "sha256:485572425b3bfb0f38acd6f7650b75f882209da8dd9c494c26d17a2b949e2553"
+
+
+def test_only_a_lease_older_than_a_call_is_a_killed_imports() -> None:
+    listing = (
+        "ID             CREATED AT           LABELS\n"
+        "668825465-Ww44 2026-12-04T14:07:47Z containerd.io/gc.expire=2026-12-05T14:07:47Z\n"
+        "38035530-XUrJ  2026-12-04T16:15:34Z containerd.io/gc.expire=2026-12-05T16:15:34Z\n"
+    )
+    now = datetime(2026, 12, 4, 16, 15, 40, tzinfo=UTC).timestamp()
+    assert store.abandoned_leases(listing, now) == ["668825465-Ww44"]
+    assert store.abandoned_leases(listing.splitlines()[0], now) == []

@@ -9,8 +9,9 @@ Left alone, it grows by the size of each rebuilt task image, on the disk that th
   wrote for 24 hours.
 
 `tidy` drops all of these and has containerd collect them at once. Images are only ever added here by
-`import_into` (never pulled: the node has no registry to pull from), under one lock, so any ingest or
-lease found while the lock is held belongs to an import that died."""
+`images.py`'s imports (never pulled: the node has no registry to pull from), under one lock, so any
+ingest found while the lock is held, and any lease older than a call lasts, belongs to an import that
+died."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ import hashlib
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from .layout import CONTAINERD_SOCK, state
 
@@ -29,6 +32,7 @@ LAYER_LABEL = "containerd.io/gc.ref.content.l."
 MANIFEST_LABEL = "containerd.io/gc.ref.content.m."
 CONFIG_LABEL = "containerd.io/gc.ref.content.config"
 SNAPSHOTTER = "overlayfs"
+LEASE_AGE_S = 600.0
 
 
 def ctr(*args: str, stdin: object = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -144,10 +148,24 @@ def _drop_abandoned_imports() -> int:
     partial = [d for d in ingests.iterdir() if d.is_dir()] if ingests.is_dir() else []
     for d in partial:
         shutil.rmtree(d, ignore_errors=True)
-    leases = [line.split()[0] for line in ctr("leases", "ls").stdout.splitlines()[1:] if line.strip()]
+    leases = abandoned_leases(ctr("leases", "ls").stdout, time.time())
     if leases:
         ctr("leases", "rm", *leases, check=False)
     return max(len(partial), len(leases))
+
+
+def abandoned_leases(leases_ls: str, now: float) -> list[str]:
+    """`ctr leases ls` -> the leases older than LEASE_AGE_S. A lease lives as long as the call that took
+    it: an import of ours (none runs while the lock is held) or the kubelet's container creation, for
+    a moment; an old one is a killed import's."""
+    old = []
+    for line in leases_ls.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 2:
+            created = datetime.fromisoformat(cols[1].replace("Z", "+00:00")).timestamp()
+            if now - created > LEASE_AGE_S:
+                old.append(cols[0])
+    return old
 
 
 def _discard_layers(targets: dict[str, str]) -> int:
