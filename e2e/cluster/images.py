@@ -244,10 +244,9 @@ def load_docker_image(ref: str, attempts: int = 2, log: Callable[[str], None] | 
 
     `docker save` streams straight into `ctr images import -`: no tarball of ours lands on disk (the
     train image is several GB; Docker still stages its own copy under its data root while saving, and
-    a full disk once made that fail in CI). A failed copy is
-    tried again once, then stops naming both tools' own words and the free space. Before each try and
-    after the import the node's store is tidied (store.py): that is what keeps rebuilds from filling
-    the disk."""
+    a full disk once made that fail in CI). A failed copy is tried again once, then stops naming both
+    tools' own words and the free space. Before each try and after the import the node's store is
+    tidied (store.py): that is what keeps rebuilds from filling the disk."""
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True, check=True
     ).stdout.strip()

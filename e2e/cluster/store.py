@@ -4,7 +4,7 @@ Left alone, it grows by the size of each rebuilt task image, on the disk that th
 - the CRI plugin names every image it has seen `sha256:<config>` too, and that name outlives the tag:
   a rebuilt train image left the previous build behind;
 - every layer is kept twice, as the blob imported and as the snapshot unpacked from it (containerd's
-  `discard_unpacked_layers` does the same as `discard_layers` here, for pulled images only);
+  `discard_unpacked_layers` does what `_discard_layers` does here, for pulled images only);
 - an import that failed (a full disk) leaves its partial blob, and the lease `ctr` took keeps what it
   wrote for 24 hours.
 
